@@ -1,0 +1,245 @@
+"""Checks that run on every exchange of every test.
+
+Some requirements hold for every response (a Request-Id, a Stripe-shaped error, no card number,
+no secret, no 5xx). Rather than trust each test to remember them, each is a small registered
+function: the journal of every test hands it each exchange, and whatever it finds is reported
+against its own requirement, not the test's.
+
+Rules of this file: a check is a plain function `(exchange, context) -> violations`, registered
+with `@check(name, requirement)`; names and requirement IDs are never changed once published.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.client import Exchange
+from conformance.scrub import SECRET, find_card_numbers, find_secrets
+from conformance.violation import STRIPE_ERROR_TYPES, Violation
+
+__all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "check", "run_checks"]
+
+ID_PREFIXES = {
+    "shared_payment.issued_token": "spt_",
+    "shared_payment.granted_token": "spt_",
+    "payment_method": "pm_",
+    "payment_intent": "pi_",
+    "charge": "ch_",
+    "refund": "re_",
+    "event": "evt_",
+    "webhook_endpoint": "we_",
+}
+_TRACE = re.compile(
+    r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+|\bat [\w.$]+\([\w$]+\.(?:java|kt|scala):\d+\)"
+    r"|site-packages/|node_modules/|goroutine \d+ \[|panicked at "
+)
+
+
+@dataclass
+class CheckContext:
+    """What the checks learn as the run goes: secrets to look for, ids the seller must not see."""
+
+    secrets: set[str] = field(default_factory=set)
+    agent_payment_methods: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def learn(self, exchange: Exchange) -> None:
+        body = exchange.body
+        if exchange.actor == "agent" and isinstance(body, dict):
+            for obj in _objects(body):
+                if obj.get("object") == "shared_payment.issued_token" and isinstance(obj.get("payment_method"), str):
+                    with self._lock:
+                        self.agent_payment_methods.add(obj["payment_method"])
+                if obj.get("object") == "webhook_endpoint" and isinstance(obj.get("secret"), str):
+                    with self._lock:
+                        self.secrets.add(obj["secret"])
+
+
+CheckFunction = Callable[[Exchange, CheckContext], Iterable[Violation]]
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    name: str
+    requirement: str
+    function: CheckFunction
+
+
+REGISTRY: dict[str, RegisteredCheck] = {}
+
+
+def check(name: str, requirement: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} is registered twice")
+        REGISTRY[name] = RegisteredCheck(name, requirement, function)
+        return function
+
+    return register
+
+
+def run_checks(exchange: Exchange, context: CheckContext) -> list[Violation]:
+    """Every registered check on one exchange; what they find, in registry order."""
+    context.learn(exchange)
+    found: list[Violation] = []
+    for registered in REGISTRY.values():
+        found.extend(registered.function(exchange, context))
+    return found
+
+
+def _objects(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in a body, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
+def _violation(requirement: str, exchange: Exchange, received: str, expected: str, tip: str = "") -> Violation:
+    return Violation(requirement, received=received, expected=expected, tip=tip, exchanges=[exchange])
+
+
+@check("not_a_server_error", "SPT-ERR-004")
+def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if exchange.status >= 500:
+        yield _violation(
+            "SPT-ERR-004",
+            exchange,
+            f"{exchange.status} {exchange.response_text[:200]}",
+            "a 2xx or a 4xx: no request, however malformed, may cause a server error",
+            "validate the request before acting on it, and answer 400 with a Stripe error for what cannot be parsed",
+        )
+
+
+@check("request_id", "SPT-WIRE-005")
+def request_id(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if not (exchange.header("Request-Id") or "").strip():
+        yield _violation(
+            "SPT-WIRE-005",
+            exchange,
+            f"no Request-Id header on a {exchange.status} response",
+            "a Request-Id header (req_…) on every response, errors included",
+        )
+
+
+@check("json_body", "SPT-WIRE-003")
+def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    content_type = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json" or exchange.body is None:
+        yield _violation(
+            "SPT-WIRE-003",
+            exchange,
+            f"Content-Type {content_type or '(none)'}, body {'not ' if exchange.body is None else ''}JSON",
+            "Content-Type: application/json and a JSON body",
+        )
+
+
+@check("error_shape", "SPT-ERR-001")
+def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if exchange.status < 400:
+        return
+    error = exchange.error
+    if error is None or error.get("type") not in STRIPE_ERROR_TYPES or not isinstance(error.get("message"), str):
+        yield _violation(
+            "SPT-ERR-001",
+            exchange,
+            exchange.response_text[:300] or "(empty body)",
+            f'{{"error": {{"type": one of {", ".join(STRIPE_ERROR_TYPES)}, "message": "...", ...}}}}',
+            "errors use Stripe's error object so that every Stripe client can read them",
+        )
+
+
+@check("no_stack_trace", "SPT-ERR-006")
+def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if exchange.status >= 400 and (match := _TRACE.search(exchange.response_text)):
+        yield _violation(
+            "SPT-ERR-006",
+            exchange,
+            f"the error body contains {match.group()!r}",
+            "an error message for the caller, with no stack trace, file path or internal exception text",
+        )
+
+
+@check("no_card_data", "SPT-SEC-008")
+def no_card_data(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    for finding in find_card_numbers(exchange.response_text):
+        echoed = (
+            " (an echo of a value the request carried)"
+            if finding.kind == "card number"
+            and (exchange.response_text[finding.start : finding.end] in exchange.request_body)
+            else ""
+        )
+        yield _violation(
+            "SPT-SEC-008",
+            exchange,
+            f"a {finding.kind} ({finding.hint}) in the response body{echoed}",
+            "no full card number and no CVC in any response",
+            "share only brand, last4 and expiry; refuse parameters that carry card numbers",
+        )
+
+
+@check("no_secrets", "SPT-SEC-010")
+def no_secrets(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    creation = exchange.method == "POST" and exchange.path.rstrip("/") == "/v1/webhook_endpoints"
+    with context._lock:
+        known = list(context.secrets)
+    for finding in find_secrets(exchange.response_text, known):
+        value = exchange.response_text[finding.start : finding.end]
+        if creation and value.startswith("whsec_"):
+            continue  # the one place a webhook secret belongs: the creation response
+        if value.startswith("whsec_") or SECRET.fullmatch(value) or value in known:
+            yield _violation(
+                "SPT-SEC-010",
+                exchange,
+                f"a secret ({finding.hint}) in the response body",
+                "no secret key in any response; a webhook secret only in its endpoint's creation response",
+            )
+
+
+@check("test_mode", "SPT-SEC-012")
+def test_mode(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    for obj in _objects(exchange.body):
+        if obj.get("livemode") is True:
+            yield _violation(
+                "SPT-SEC-012",
+                exchange,
+                f"{obj.get('object', 'an object')} {obj.get('id', '')} with livemode true",
+                "livemode false on everything created or read with a test-mode key",
+            )
+            return
+
+
+@check("id_prefixes", "SPT-WIRE-007")
+def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    for obj in _objects(exchange.body):
+        prefix = ID_PREFIXES.get(str(obj.get("object")))
+        identifier = obj.get("id")
+        if prefix and isinstance(identifier, str) and not identifier.startswith(prefix) and not obj.get("deleted"):
+            yield _violation(
+                "SPT-WIRE-007",
+                exchange,
+                f"{obj['object']} with id {identifier!r}",
+                f"a {obj['object']} id starting with {prefix}",
+            )
+
+
+@check("original_payment_method_hidden", "SPT-SEC-009")
+def original_payment_method_hidden(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if exchange.actor == "agent":
+        return
+    with context._lock:
+        originals = [pm for pm in context.agent_payment_methods if pm in exchange.response_text]
+    for payment_method in originals:
+        yield _violation(
+            "SPT-SEC-009",
+            exchange,
+            f"the agent's PaymentMethod {payment_method} in a response to the {exchange.actor}",
+            "the seller sees only its own clone of the PaymentMethod, never the agent's original id",
+        )

@@ -1,0 +1,296 @@
+"""The pytest plugin: options, the `requirement` marker, and per-requirement verdicts.
+
+It is loaded in every pytest session (entry point `pytest11`) but stays inert unless a target
+is given, so `pytest --pyargs conformance.suite --spt-target FILE` runs the conformance suite
+inside a vendor's own pytest session, and `spt-conformance run` drives the same code.
+
+Theory of operation. Tests carry `@pytest.mark.requirement("SPT-…", …)`. After each phase of a
+test, `pytest_runtest_makereport` turns what happened into `Evidence` per requirement (see
+`conformance.verdicts`) and stores it in the report's `user_properties`, which pytest-xdist
+carries from workers to the controller. The controller gathers evidence in
+`pytest_runtest_logreport` and decides the verdicts at the end of the session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Generator, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.checks import REGISTRY
+from conformance.client import Journal
+from conformance.session import RunOptions, RunState
+from conformance.spec import SpecError, default_spec
+from conformance.target import TargetError, load_target
+from conformance.verdicts import Evidence, Outcome, RequirementResult, Verdict, decide
+from conformance.violation import Violation, ViolationGroup
+
+__all__ = ["JOURNAL_KEY", "STATE_KEY", "requirement_ids", "run_state"]
+
+STATE_KEY = pytest.StashKey[RunState]()
+JOURNAL_KEY = pytest.StashKey[Journal]()
+EVIDENCE_PROPERTY = "spt_evidence"
+RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spt-conformance", "SPT conformance suite")
+    group.addoption("--spt-target", metavar="FILE", help="target file of the server to certify")
+    group.addoption("--spt-reference", action="store_true", help=argparse.SUPPRESS)
+    group.addoption("--spt-strict", action="store_true", help="fail decision requirements too, not only report them")
+    group.addoption(
+        "--spt-only", action="append", default=[], metavar="GLOB", help="only these requirements (ID glob or area)"
+    )
+    group.addoption("--spt-skip", action="append", default=[], metavar="GLOB", help="leave out these requirements")
+    group.addoption(
+        "--spt-max-wait", type=float, default=30.0, metavar="SECONDS", help="longest wait for time or events"
+    )
+    group.addoption("--spt-events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
+    group.addoption("--spt-public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
+    group.addoption("--spt-seed", type=int, metavar="N", help="seed for generated tests")
+    group.addoption("--spt-max-examples", type=int, metavar="N", help="examples per generated test")
+    group.addoption("--spt-quick", action="store_true", help="a smoke profile: few examples, short waits")
+    group.addoption("--spt-results", metavar="FILE", help=argparse.SUPPRESS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the SPT requirement IDs this test proves")
+    target_file = config.getoption("--spt-target", default=None)
+    if not target_file:
+        return
+    try:
+        spec = default_spec()
+        target = load_target(Path(target_file))
+    except (SpecError, TargetError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--spt-reference"):
+        target = type(target)(**{**target.__dict__, "embedded": True})
+    options = RunOptions(
+        strict=config.getoption("--spt-strict"),
+        only=tuple(config.getoption("--spt-only")),
+        skip=tuple(config.getoption("--spt-skip")),
+        max_wait=config.getoption("--spt-max-wait"),
+        events=config.getoption("--spt-events"),
+        public_url=config.getoption("--spt-public-url"),
+        seed=config.getoption("--spt-seed"),
+        max_examples=config.getoption("--spt-max-examples"),
+        quick=config.getoption("--spt-quick"),
+    )
+    unknown = [p for p in (*options.only, *options.skip) if not spec.catalogue.matching(p)]
+    if unknown:
+        raise pytest.UsageError(f"--spt-only/--spt-skip: {', '.join(unknown)} matches no requirement ID or area")
+    state = RunState(spec, target, options)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(_Collector(state), "spt-conformance-collector")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def run_state(config: pytest.Config) -> RunState | None:
+    """The run's shared state, or None when no target was given."""
+    return config.stash.get(STATE_KEY, None)
+
+
+def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for mark in item.iter_markers("requirement"):
+        ids.extend(str(arg) for arg in mark.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = run_state(config)
+    if state is None:
+        return
+    catalogue = state.spec.catalogue
+    for item in items:
+        unknown = [i for i in requirement_ids(item) if i not in catalogue]
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid} names unknown requirement(s) {', '.join(unknown)}")
+    keep = [item for item in items if set(requirement_ids(item)) & state.selected]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = run_state(item.config)
+    if state is None:
+        return
+    needs: set[str] = set()
+    for requirement in requirement_ids(item):
+        needs |= state.spec.catalogue[requirement].needs
+    missing = state.target.missing(needs)
+    if missing:
+        pytest.skip(f"the target does not offer {', '.join(missing)}")
+
+
+def _violations(exc: BaseException | None) -> list[Violation]:
+    if isinstance(exc, Violation):
+        return [exc]
+    if isinstance(exc, ViolationGroup):
+        return list(exc.violations)
+    return []
+
+
+def _evidence_for(
+    state: RunState, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]
+) -> list[Evidence]:
+    ids = requirement_ids(item)
+    catalogue = state.spec.catalogue
+    evidence: list[Evidence] = []
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if report.skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+        evidence += [Evidence(r, item.nodeid, Outcome.SKIPPED, reason.removeprefix("Skipped: ")) for r in ids]
+    elif report.when == "call" and report.passed:
+        evidence += [Evidence(r, item.nodeid, Outcome.HELD) for r in ids]
+    elif report.failed and report.when in ("setup", "call"):
+        violations = _violations(exc)
+        if violations:
+            broken = {v.requirement for v in violations}
+            for violation in violations:
+                evidence.append(
+                    Evidence(
+                        violation.requirement,
+                        item.nodeid,
+                        Outcome.BROKEN,
+                        violation.render(catalogue),
+                        tuple(e.render() for e in violation.exchanges),
+                    )
+                )
+            first = violations[0].requirement
+            evidence += [
+                Evidence(r, item.nodeid, Outcome.NOT_REACHED, f"not reached: {first} failed first in {item.nodeid}")
+                for r in ids
+                if r not in broken
+            ]
+        else:
+            message = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)
+            evidence += [Evidence(r, item.nodeid, Outcome.BROKEN, message) for r in ids]
+    if report.when == "teardown":
+        journal = item.stash.get(JOURNAL_KEY, None)
+        if journal is not None and journal.exchanges:
+            found: set[str] = set()
+            for finding in journal.findings:
+                if isinstance(finding, Violation):
+                    found.add(finding.requirement)
+                    evidence.append(
+                        Evidence(
+                            finding.requirement,
+                            f"check:{item.nodeid}",
+                            Outcome.BROKEN,
+                            finding.render(catalogue),
+                            tuple(e.render() for e in finding.exchanges),
+                        )
+                    )
+            for registered in REGISTRY.values():
+                if registered.requirement not in found:
+                    evidence.append(Evidence(registered.requirement, f"check:{registered.name}", Outcome.HELD))
+    return [e for e in evidence if e.requirement in state.selected]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    state = run_state(item.config)
+    if state is None:
+        return
+    evidence = _evidence_for(state, item, report, call)
+    if evidence:
+        report.user_properties.append((EVIDENCE_PROPERTY, [_to_json(e) for e in evidence]))
+    if call.excinfo is not None and isinstance(call.excinfo.value, Violation | ViolationGroup):
+        report.longrepr = call.excinfo.value.render(state.spec.catalogue)
+
+
+def _to_json(evidence: Evidence) -> dict[str, Any]:
+    return {
+        "requirement": evidence.requirement,
+        "test": evidence.test,
+        "outcome": evidence.outcome.value,
+        "message": evidence.message,
+        "exchanges": list(evidence.exchanges),
+    }
+
+
+def _from_json(data: dict[str, Any]) -> Evidence:
+    return Evidence(
+        data["requirement"], data["test"], Outcome(data["outcome"]), data["message"], tuple(data["exchanges"])
+    )
+
+
+class _Collector:
+    """Gathers evidence as reports arrive (on the xdist controller, or in a plain session) and
+    decides the verdicts when the session ends."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.evidence: list[Evidence] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == EVIDENCE_PROPERTY and isinstance(value, list):
+                self.evidence.extend(_from_json(item) for item in value)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(session.config, "workerinput"):
+            return  # a worker: its evidence travels to the controller in the reports
+        state = self.state
+        results = decide(
+            state.spec.catalogue,
+            self.evidence,
+            selected=state.selected,
+            reference_target=state.target.embedded,
+            strict=state.options.strict,
+        )
+        session.config.stash[RESULTS_KEY] = results
+        results_file = session.config.getoption("--spt-results", default=None)
+        if results_file:
+            _write_results(Path(results_file), results)
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            failed = any(r.verdict is Verdict.FAILED for r in results)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+
+
+def _write_results(path: Path, results: Iterable[RequirementResult]) -> None:
+    data = [
+        {
+            "id": r.requirement.id,
+            "level": r.requirement.level.value,
+            "verdict": r.verdict.value,
+            "note": r.note,
+            "evidence": [
+                _to_json(e) for e in r.evidence if e.outcome is not Outcome.HELD or not e.test.startswith("check:")
+            ],
+        }
+        for r in results
+    ]
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS_KEY, None)
+    if not results:
+        return
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
+    terminalreporter.section("SPT conformance")
+    for result in results:
+        if result.verdict in (Verdict.FAILED, Verdict.WARNING):
+            terminalreporter.write_line(
+                f"{result.verdict.value:<8} {result.requirement.id}  {result.requirement.statement}"
+            )
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    terminalreporter.write_line(f"requirements: {summary}")
