@@ -1,0 +1,171 @@
+"""The HTTP adapter: bytes in, `Service.execute`, bytes out. Nothing else lives here.
+
+Every response, errors and 404s included, is JSON with `Request-Id` and `Stripe-Version`
+headers. A `DomainError` becomes its status and Stripe error body in one place (`_error`); any
+other exception is logged and answered 500 `api_error` without a trace, which no input should
+ever reach (SPT-ERR-004/006).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reference_impl import cards, operations
+from reference_impl.accounts import AccountSpec
+from reference_impl.context import DEFAULT_API_VERSION, dumps
+from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
+from reference_impl.forms import parse_form
+from reference_impl.ids import new_id
+from reference_impl.runtime import Runtime
+from reference_impl.service import Service
+from reference_impl.tuning import Tuning
+
+__all__ = ["MAX_BODY", "app_for", "create_app"]
+
+log = logging.getLogger("reference_impl.app")
+
+MAX_BODY = 1024 * 1024
+_FORM = "application/x-www-form-urlencoded"
+
+
+class _Unrecognized(DomainError):
+    status = 404
+
+
+def _error(err: DomainError, headers: dict[str, str]) -> Response:
+    return Response(dumps(err.to_body()), err.status, headers, media_type="application/json")
+
+
+def _credential(header: str | None) -> str | None:
+    """The secret key from Bearer or Basic (key as username, password ignored); "" if garbled."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return "invalid"
+    return "invalid"
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(request: Request, body: bytes) -> dict[str, Any]:
+    query = request.scope.get("query_string", b"")
+    if request.method != "POST":
+        return parse_form(query, "query string")
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and media not in (_FORM, ""):
+        raise ValidationError(
+            f"Invalid request: the body must be {_FORM} (got {media or 'no Content-Type'}); "
+            "the API does not accept JSON bodies."
+        )
+    return parse_form(query + (b"&" if query and body else b"") + body)
+
+
+async def _handle(service: Service, request: Request) -> Response:
+    version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
+    headers = {"Request-Id": new_id("req", 14), "Stripe-Version": version[:200]}
+    try:
+        path = request.scope["path"]
+        matched = operations.match(request.method, path)
+        if matched is None:
+            shown = "(a path containing a card number)" if cards.contains_card_number(path) else path
+            raise _Unrecognized(
+                f"Unrecognized request URL ({request.method}: {shown}). Please see https://stripe.com/docs "
+                "or we can help at https://support.stripe.com/."
+            )
+        operation, path_id = matched
+        body = await _body(request)
+        account = service.authenticate(_credential(request.headers.get("authorization")))
+        if "stripe-account" in request.headers:
+            raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
+        key = request.headers.get("idempotency-key") if operation.method == "POST" else None
+        outcome = service.execute(
+            operation,
+            account,
+            path_id,
+            _decode(request, body),
+            request_id=headers["Request-Id"],
+            idempotency_key=key,
+            api_version=version,
+        )
+        if key is not None:
+            headers["Idempotency-Key"] = key[:255]
+        if outcome.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(outcome.body, outcome.status, headers, media_type="application/json")
+    except DomainError as err:
+        return _error(err, headers)
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.scope.get("path"))
+        crash = {"error": {"type": "api_error", "message": "An unexpected error occurred on the reference server."}}
+        return Response(dumps(crash), 500, headers, media_type="application/json")
+
+
+class _Dispatch:
+    """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
+
+    def __init__(self, service: Callable[[], Service]) -> None:
+        self._service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await _handle(self._service(), Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def app_for(runtime: Runtime) -> Starlette:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the background work."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
+    app = Starlette(routes=[Mount("", app=dispatch)], lifespan=lifespan)
+    app.state.runtime = runtime
+    return app
+
+
+def create_app(
+    *,
+    db: str = ":memory:",
+    accounts: tuple[AccountSpec, ...] | None = None,
+    faults: frozenset[str] = frozenset(),
+    time_source: Callable[[], float] | None = None,
+    **tuning: Any,
+) -> Starlette:
+    """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
+    account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
+    faults.py; tests only), `tuning` the knobs of tuning.Tuning."""
+    runtime = Runtime(db, accounts=accounts, faults=faults, tuning=Tuning(**tuning), time_source=time_source)
+    return app_for(runtime)
