@@ -18,7 +18,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
@@ -150,8 +149,12 @@ def app_for(runtime: Runtime) -> Starlette:
         finally:
             runtime.close()
 
+    # No Starlette routes: the router's default handler takes every request, whatever bytes its
+    # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
+    # answer a plain-text 404 of its own).
+    app = Starlette(routes=[], lifespan=lifespan)
     dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
-    app = Starlette(routes=[Mount("", app=dispatch)], lifespan=lifespan)
+    app.router.default = dispatch
     app.state.runtime = runtime
     return app
 

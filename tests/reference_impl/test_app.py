@@ -74,6 +74,14 @@ def test_unknown_path_or_method_is_404_unrecognized(world: World, method: str, p
     assert response.headers["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("path", [f"{_ISSUE}/spt_a%0Ab", f"{_ISSUE}/spt_a%0Db/revoke", "/v1/%00"])
+def test_path_with_encoded_control_characters_gets_a_json_404(world: World, path: str) -> None:
+    response = world.agent.http.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert response.headers["Request-Id"].startswith("req_")
+
+
 def test_stripe_version_is_accepted_and_echoed(world: World) -> None:
     version = "2026-04-22.preview; some_beta=v2"
     response = world.agent.http.get("/v1/events", headers={"Stripe-Version": version})
