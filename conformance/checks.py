@@ -49,14 +49,17 @@ class CheckContext:
 
     def learn(self, exchange: Exchange) -> None:
         body = exchange.body
-        if exchange.actor == "agent" and isinstance(body, dict):
-            for obj in _objects(body):
-                if obj.get("object") == "shared_payment.issued_token" and isinstance(obj.get("payment_method"), str):
+        if not isinstance(body, dict):
+            return
+        for obj in _objects(body):
+            kind = obj.get("object")
+            if kind == "shared_payment.issued_token" and exchange.actor == "agent":
+                if isinstance(obj.get("payment_method"), str):
                     with self._lock:
                         self.agent_payment_methods.add(obj["payment_method"])
-                if obj.get("object") == "webhook_endpoint" and isinstance(obj.get("secret"), str):
-                    with self._lock:
-                        self.secrets.add(obj["secret"])
+            elif kind == "webhook_endpoint" and isinstance(obj.get("secret"), str):
+                with self._lock:
+                    self.secrets.add(obj["secret"])
 
 
 CheckFunction = Callable[[Exchange, CheckContext], Iterable[Violation]]
@@ -126,6 +129,22 @@ def request_id(exchange: Exchange, context: CheckContext) -> Iterable[Violation]
             exchange,
             f"no Request-Id header on a {exchange.status} response",
             "a Request-Id header (req_…) on every response, errors included",
+        )
+
+
+# 200 and the error statuses of Stripe's error reference; 413 for an oversized body (D-34).
+DOCUMENTED_STATUSES = frozenset({200, 400, 401, 402, 403, 404, 409, 413, 424, 429})
+
+
+@check("documented_status", "SPT-WIRE-009")
+def documented_status(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if exchange.status < 500 and exchange.status not in DOCUMENTED_STATUSES:
+        yield _violation(
+            "SPT-WIRE-009",
+            exchange,
+            f"status {exchange.status}",
+            f"200 or one of Stripe's error statuses ({', '.join(str(s) for s in sorted(DOCUMENTED_STATUSES - {200}))})",
+            "Stripe clients map statuses to error classes; an unexpected one (201, 204, 422…) breaks them",
         )
 
 
@@ -243,3 +262,8 @@ def original_payment_method_hidden(exchange: Exchange, context: CheckContext) ->
             f"the agent's PaymentMethod {payment_method} in a response to the {exchange.actor}",
             "the seller sees only its own clone of the PaymentMethod, never the agent's original id",
         )
+
+
+# Checks that live in their own modules register themselves when imported (at the end, so that
+# `check` and `REGISTRY` exist by then).
+from conformance import schema_check  # noqa: E402, F401

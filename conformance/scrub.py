@@ -16,8 +16,10 @@ __all__ = ["Finding", "find_card_numbers", "find_secrets", "luhn_valid", "scrub_
 
 # Stripe secrets: API keys (secret and restricted, test and live) and webhook signing secrets.
 SECRET = re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{8,}|\bwhsec_[A-Za-z0-9+/=]{8,}")
-# A run of 13 to 19 digits, optionally grouped by single spaces or dashes as people write them.
-_DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+# A run of 13 to 19 digits, optionally grouped by single spaces or dashes as people write them,
+# standing on its own: digits inside a longer alphanumeric or dashed token (an id, a UUID's last
+# groups) are not a card number someone wrote down.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z-])(?:[0-9][ -]?){12,18}[0-9](?![0-9A-Za-z-])")
 # A JSON or form field that carries a CVC, whatever its value.
 CVC_FIELD = re.compile(r"""(["']?\bcvc["']?\s*[:=]\s*["']?)([0-9]{3,4})\b""", re.IGNORECASE)
 
