@@ -30,6 +30,7 @@ class RunOptions:
     max_wait: float = 30.0  # seconds a test may wait for real time to pass or an event to arrive
     events: str = "auto"  # push (webhook endpoints), pull (/v1/events) or auto
     public_url: str | None = None  # how the target reaches the webhook receiver, if not loopback
+    receiver_port: int | None = None  # where the receiver listens (a tunnel's destination); free if None
     seed: int | None = None
     max_examples: int | None = None
     quick: bool = False

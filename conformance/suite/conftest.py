@@ -1,4 +1,4 @@
-"""Fixtures of the conformance suite: the accounts, the clock, the scenario vocabulary."""
+"""Fixtures of the conformance suite: the accounts, the clock, the scenario vocabulary, events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 
 from conformance.client import Journal, StripeClient
 from conformance.clock import Clock
+from conformance.events import EventLog, WebhookEndpoints, choose_mode
 from conformance.plugin import JOURNAL_KEY, run_state
+from conformance.receiver import Receiver, scan_delivery
 from conformance.scenario import Scenario
 from conformance.session import RunState
 from conformance.violation import Violation, ViolationGroup
@@ -68,3 +70,31 @@ def spt(spt_run: RunState, agent: StripeClient, seller: StripeClient, journal: J
         spt_run.client(other, journal) if other is not None else None,
         clock,
     )
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(spt_run: RunState) -> Iterator[Receiver]:
+    """The process's webhook receiver; every delivery's body is scanned like a response."""
+    receiver = Receiver(
+        public_url=spt_run.options.public_url,
+        port=spt_run.options.receiver_port or 0,
+        inspect=lambda delivery: scan_delivery(delivery, spt_run.context),
+    )
+    with receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def webhook_endpoints(spt_run: RunState, webhook_receiver: Receiver) -> Iterator[WebhookEndpoints]:
+    """One endpoint per account (enabled_events *), made by the first test that needs events."""
+    endpoints = WebhookEndpoints(spt_run, webhook_receiver)
+    yield endpoints
+    endpoints.close()
+
+
+@pytest.fixture
+def events(request: pytest.FixtureRequest, spt_run: RunState, journal: Journal) -> EventLog:
+    """The events the test's accounts receive, pushed or pulled as the target allows."""
+    mode, reason = choose_mode(spt_run.target, spt_run.options.events)
+    endpoints = request.getfixturevalue("webhook_endpoints") if mode == "push" else None
+    return EventLog(spt_run, journal, mode=mode, reason=reason, endpoints=endpoints).start()

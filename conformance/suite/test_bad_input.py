@@ -1,0 +1,357 @@
+"""Errors and bad input (SPT-ERR-*): every refusal is a Stripe error, no input is a server error.
+
+The malformed requests below are built from a valid one and then damaged in one way each, so a
+refusal is about that damage and nothing else. Only SPT-ERR-010 (the reference server's codes,
+D-11) and SPT-ERR-008 (D-34) check exact answers; the rest check the invariants every Stripe-like
+server owes: a 4xx with a Stripe error body, no trace, and nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conformance.client import Exchange, StripeClient, encode_form
+from conformance.scenario import GRANTED, ISSUED, PAYMENT_INTENTS, Scenario
+from conformance.violation import STRIPE_ERROR_TYPES, expect, expect_equal, expect_error, expect_ok, expect_refused
+
+ISSUED_OBJECT = "shared_payment.issued_token"
+GRANT_PARAM = "payment_method_data[shared_payment_granted_token]"
+ONE_MIB = 1024 * 1024
+MAX = "usage_limits[max_amount]"
+# What leaks from a crashed handler: traces, source paths, exception class names, driver errors.
+LEAKS = re.compile(
+    r"Traceback|File \"|\.py\b|line \d+, in|\b[A-Z][a-zA-Z]*(?:Error|Exception)\b|sqlite|psycopg|NoneType|"
+    r"KeyError|object has no attribute|undefined method|NullPointer|panic:"
+)
+
+
+def unknown_token_id() -> str:
+    return "spt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+
+
+# ------------------------------------------------------------------ malformed requests
+@dataclass(frozen=True)
+class Sent:
+    """A raw request: method, path (with any query), body bytes and content type."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    content_type: str | None = "application/x-www-form-urlencoded"
+
+
+def issue_body(spt: Scenario) -> str:
+    return encode_form(spt.issue_params())
+
+
+def _post(path: str, body: bytes, content_type: str = "application/x-www-form-urlencoded") -> Sent:
+    return Sent("POST", path, body, content_type)
+
+
+def _issue_with(suffix: bytes) -> Callable[[Scenario], Sent]:
+    return lambda spt: _post(ISSUED, issue_body(spt).encode() + suffix)
+
+
+def _issue_setting(key: str, pair: str) -> Callable[[Scenario], Sent]:
+    """The valid issue body with the `key=…` pair replaced by `pair`."""
+    pattern = re.compile(re.escape(key) + r"=[^&]*")
+    return lambda spt: _post(ISSUED, pattern.sub(pair, issue_body(spt), count=1).encode())
+
+
+MALFORMED: dict[str, Callable[[Scenario], Sent]] = {
+    "unclosed bracket": _issue_with(b"&shared_metadata[k=v"),
+    "reversed brackets": _issue_with(b"&shared_metadata]k[=v"),
+    "empty key in brackets": _issue_with(b"&[]=v"),
+    "brackets without a name": _issue_with(b"&[k]=v"),
+    "nesting 200 deep": _issue_with(b"&shared_metadata" + b"[a]" * 200 + b"=v"),
+    "scalar and map for one name": _issue_with(b"&usage_limits=5"),
+    "array and map for one name": _issue_with(b"&expand[]=risk_details&expand[x]=y"),
+    "invalid UTF-8, percent-encoded": _issue_with(b"&shared_metadata[k]=%FF%FE%FD"),
+    "invalid UTF-8, raw bytes": _issue_with(b"&shared_metadata[k]=\xff\xfe\xfd"),
+    "NUL byte, percent-encoded": _issue_with(b"&shared_metadata[k]=a%00b"),
+    "NUL byte, raw": _issue_with(b"&shared_metadata[k]=a\x00b"),
+    "body over 1 MiB": _issue_with(b"&shared_metadata[k]=" + b"a" * (ONE_MIB + 16)),
+    "JSON body": lambda spt: _post(ISSUED, json.dumps(spt.issue_params()).encode(), "application/json"),
+    "JSON body labelled as a form": lambda spt: _post(ISSUED, json.dumps(spt.issue_params()).encode()),
+    "max_amount decimal": _issue_setting(MAX, f"{MAX}=12.5"),
+    "max_amount exponent": _issue_setting(MAX, f"{MAX}=1e3"),
+    "max_amount text": _issue_setting(MAX, f"{MAX}=abc"),
+    "max_amount empty": _issue_setting(MAX, f"{MAX}="),
+    "max_amount beyond 64 bits": _issue_setting(MAX, f"{MAX}=99999999999999999999999999"),
+    "max_amount as an array": _issue_setting(MAX, f"{MAX}[]=1000"),
+    "expires_at text": _issue_setting("usage_limits[expires_at]", "usage_limits[expires_at]=soon"),
+    "payment amount decimal": lambda spt: _post(
+        PAYMENT_INTENTS,
+        encode_form(spt.pay_params(unknown_token_id(), 100)).replace("amount=100", "amount=10.5").encode(),
+    ),
+    "payment amount negative": lambda spt: _post(
+        PAYMENT_INTENTS,
+        encode_form(spt.pay_params(unknown_token_id(), 100)).replace("amount=100", "amount=-100").encode(),
+    ),
+    "query with invalid UTF-8": lambda spt: Sent("GET", f"{ISSUED}/{unknown_token_id()}?expand[0]=%FF%FE", b"", None),
+    "query with an unclosed bracket": lambda spt: Sent("GET", f"{ISSUED}/{unknown_token_id()}?expand[0=x", b"", None),
+    "path with invalid UTF-8": lambda spt: Sent("GET", f"{ISSUED}/spt_%FF%FE", b"", None),
+    "path of 10,000 characters": lambda spt: Sent("GET", f"{ISSUED}/spt_{'a' * 10_000}", b"", None),
+}
+
+# Odd but parseable (WHATWG form decoding keeps a bad escape literally): a server may accept
+# these, but must not fail on them.
+ODD: dict[str, Callable[[Scenario], Sent]] = {
+    "bad percent escape": _issue_with(b"&shared_metadata[k]=%zz"),
+    "one parameter twice": _issue_with(b"&usage_limits[currency]=usd"),
+    "sparse array index": _issue_with(b"&expand[7]=risk_details"),
+}
+
+
+def send(client: StripeClient, sent: Sent) -> Exchange:
+    return client.request(sent.method, sent.path, content=sent.body or None, content_type=sent.content_type)
+
+
+def as_agent(spt: Scenario, sent: Sent) -> StripeClient:
+    return spt.seller if sent.path.startswith(PAYMENT_INTENTS) else spt.agent
+
+
+@pytest.mark.requirement("SPT-ERR-004")
+@pytest.mark.parametrize("case", [*MALFORMED, *ODD])
+def test_malformed_request_is_never_a_server_error(spt: Scenario, case: str) -> None:
+    sent = {**MALFORMED, **ODD}[case](spt)
+    exchange = send(as_agent(spt, sent), sent)
+    expect(
+        exchange.status < 500,
+        "SPT-ERR-004",
+        received=f"{exchange.status} for a request with {case}",
+        expected="a 4xx (or a 2xx): never a server error",
+        tip="parse and validate the whole request before acting on it",
+        exchanges=[exchange],
+    )
+
+
+@pytest.mark.requirement("SPT-ERR-005")
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_request_is_refused_with_a_stripe_error(spt: Scenario, case: str) -> None:
+    sent = MALFORMED[case](spt)
+    expect_refused(send(as_agent(spt, sent), sent), "SPT-ERR-005", tip=f"refuse a request with {case}")
+
+
+# ------------------------------------------------------------------ error bodies and statuses
+def assorted_errors(spt: Scenario) -> list[Exchange]:
+    """One of each kind of refusal the suite can provoke on any target."""
+    missing = unknown_token_id()
+    broken = spt.issue_params()
+    del broken["usage_limits"]["currency"]
+    errors = [
+        spt.agent.post(ISSUED, broken),
+        spt.agent.post(ISSUED, spt.issue_params(bogus_parameter="x")),
+        spt.agent.get(f"{ISSUED}/{missing}", auth="none"),
+        spt.agent.get(f"{ISSUED}/{missing}"),
+        spt.seller.get(f"{GRANTED}/{missing}"),
+        spt.pay(missing, 100),
+        spt.agent.get("/v1/no_such_resource"),
+    ]
+    token = spt.issue(max_amount=100)
+    errors.append(spt.pay(token.id, 500))
+    if spt.target.agent.declined_payment_method:
+        errors.append(spt.pay(spt.issue_declining().id, 100))
+    return errors
+
+
+@pytest.mark.requirement("SPT-ERR-001")
+def test_error_body_is_a_stripe_error_object(spt: Scenario) -> None:
+    for exchange in [e for e in assorted_errors(spt) if e.status >= 400]:
+        error = exchange.error
+        expect(
+            error is not None and error.get("type") in STRIPE_ERROR_TYPES and isinstance(error.get("message"), str),
+            "SPT-ERR-001",
+            received=f"{exchange.status} {exchange.response_text[:300]}",
+            expected=f'{{"error": {{"type": one of {", ".join(STRIPE_ERROR_TYPES)}, "message": "…"}}}}',
+            exchanges=[exchange],
+        )
+
+
+@pytest.mark.requirement("SPT-ERR-002")
+def test_error_status_agrees_with_the_error(spt: Scenario) -> None:
+    missing = unknown_token_id()
+    broken = spt.issue_params()
+    del broken["payment_method"]
+    cases = [
+        (spt.agent.post(ISSUED, broken), 400, "invalid parameters"),
+        (spt.agent.get(f"{ISSUED}/{missing}", auth="none"), 401, "no credentials"),
+        (spt.agent.get(f"{ISSUED}/{missing}"), 404, "a missing resource"),
+    ]
+    if spt.target.agent.declined_payment_method:
+        cases.append((spt.pay(spt.issue_declining().id, 100), 402, "a declined card"))
+    for exchange, status, what in cases:
+        expect_equal(exchange.status, status, "SPT-ERR-002", what=f"the status for {what}", exchanges=[exchange])
+    for exchange in [e for e, _, _ in cases] + assorted_errors(spt):
+        error = exchange.error or {}
+        if error.get("type") == "card_error":
+            expect_equal(exchange.status, 402, "SPT-ERR-002", what="the status of a card_error", exchanges=[exchange])
+        if error.get("code") == "resource_missing":
+            expect_equal(
+                exchange.status, 404, "SPT-ERR-002", what="the status of resource_missing", exchanges=[exchange]
+            )
+
+
+@pytest.mark.requirement("SPT-ERR-003")
+def test_unknown_token_id_is_404_resource_missing(spt: Scenario) -> None:
+    missing = unknown_token_id()
+    for exchange in (spt.agent.get(f"{ISSUED}/{missing}"), spt.seller.get(f"{GRANTED}/{missing}")):
+        expect_error(exchange, "SPT-ERR-003", status=404, type="invalid_request_error", code="resource_missing")
+
+
+@pytest.mark.requirement("SPT-ERR-006")
+def test_error_bodies_carry_no_trace_or_internal_text(spt: Scenario) -> None:
+    exchanges = assorted_errors(spt)
+    for build in MALFORMED.values():
+        sent = build(spt)
+        exchanges.append(send(as_agent(spt, sent), sent))
+    for exchange in [e for e in exchanges if e.status >= 400]:
+        found = LEAKS.search(exchange.response_text)
+        expect(
+            found is None,
+            "SPT-ERR-006",
+            received=f"{found.group() if found else ''!r} in {exchange.describe()}: {exchange.response_text[:200]}",
+            expected="an error message written for the caller, without trace, path or exception name",
+            exchanges=[exchange],
+        )
+
+
+@pytest.mark.requirement("SPT-ERR-007")
+def test_refused_requests_change_nothing(spt: Scenario) -> None:
+    token = spt.issue(max_amount=1000)
+    key = f"spt-conformance-{unknown_token_id()}"
+    expect_ok(spt.pay(token.id, 300, idempotency_key=key), "SPT-USE-001", object_type="payment_intent")
+    issued_before, granted_before = spt.views(token.id)
+    expect_refused(spt.pay(token.id, 800), "SPT-USE-005")
+    expect_refused(spt.pay(token.id, 100, currency="eur"), "SPT-USE-008")
+    expect_refused(spt.pay(token.id, 400, idempotency_key=key), "SPT-IDM-002")
+    expect_refused(spt.pay(token.id, 100, bogus_parameter="x"), "SPT-WIRE-004")
+    expect_refused(spt.revoke(token.id, as_=spt.seller), "SPT-SEC-006")
+    malformed = encode_form(spt.pay_params(token.id, 100)).replace("amount=100", "amount=1.5").encode()
+    expect_refused(spt.seller.request("POST", PAYMENT_INTENTS, content=malformed), "SPT-ERR-005")
+    if spt.other_seller is not None:
+        expect_refused(spt.pay(token.id, 100, as_=spt.other_seller), "SPT-SEC-005")
+        expect_refused(spt.revoke(token.id, as_=spt.other_seller), "SPT-SEC-006")
+    issued_after, granted_after = spt.views(token.id)
+    expect_equal(issued_after, issued_before, "SPT-ERR-007", what="the issued view after the refused requests")
+    expect_equal(granted_after, granted_before, "SPT-ERR-007", what="the granted view after the refused requests")
+
+
+@pytest.mark.requirement("SPT-ERR-008")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/no_such_resource"),
+        ("POST", "/v1/no_such_resource"),
+        ("GET", "/v2/shared_payment/issued_tokens"),
+        ("GET", ISSUED),  # there is no list of tokens
+        ("DELETE", "{issued}"),
+        ("PUT", "{issued}"),
+        ("PATCH", ISSUED),
+        ("POST", "{granted}"),
+        ("DELETE", PAYMENT_INTENTS),
+        ("POST", "{issued}/no_such_action"),
+    ],
+)
+def test_unknown_path_or_method_is_404_invalid_request_error(spt: Scenario, method: str, path: str) -> None:
+    missing = unknown_token_id()
+    resolved = path.format(issued=f"{ISSUED}/{missing}", granted=f"{GRANTED}/{missing}")
+    exchange = spt.agent.request(method, resolved, idempotency_key=None)
+    expect_error(
+        exchange,
+        "SPT-ERR-008",
+        status=404,
+        type="invalid_request_error",
+        tip='answer "Unrecognized request URL (METHOD: /path)" for what no operation serves',
+    )
+
+
+@pytest.mark.requirement("SPT-ERR-009")
+@pytest.mark.parametrize(
+    ("case", "param"),
+    [
+        ("missing currency", "usage_limits[currency]"),
+        ("text max_amount", "usage_limits[max_amount]"),
+        ("missing payment_method", "payment_method"),
+        ("unknown nested parameter", "usage_limits[bogus]"),
+        ("text payment amount", "amount"),
+    ],
+)
+def test_error_about_one_parameter_names_it_in_brackets(spt: Scenario, case: str, param: str) -> None:
+    params: dict[str, Any] = spt.issue_params()
+    client, path = spt.agent, ISSUED
+    if case == "missing currency":
+        del params["usage_limits"]["currency"]
+    elif case == "text max_amount":
+        params["usage_limits"]["max_amount"] = "lots"
+    elif case == "missing payment_method":
+        del params["payment_method"]
+    elif case == "unknown nested parameter":
+        params["usage_limits"]["bogus"] = "x"
+    else:
+        client, path, params = spt.seller, PAYMENT_INTENTS, spt.pay_params(unknown_token_id(), 100)
+        params["amount"] = "lots"
+    exchange = client.post(path, params)
+    error = expect_refused(exchange, "SPT-ERR-009", statuses=(400,))
+    expect_equal(error.get("param"), param, "SPT-ERR-009", what="error.param", exchanges=[exchange])
+
+
+# ------------------------------------------------------------------ the reference codes (D-11)
+def _refusal(spt: Scenario, kind: str) -> Exchange:
+    if kind == "missing":
+        return spt.pay(unknown_token_id(), 100)
+    if kind == "expired":
+        token = spt.issue(expires_at=spt.clock.now() + spt.clock.lead_time())
+        assert token.expires_at is not None
+        spt.clock.pass_beyond(token.expires_at)
+        return spt.pay(token.id, 100)
+    token = spt.issue(max_amount=1000)
+    if kind == "over headroom":
+        expect_ok(spt.pay(token.id, 300), "SPT-USE-001", object_type="payment_intent")
+        return spt.pay(token.id, 800)
+    if kind == "currency":
+        return spt.pay(token.id, 100, currency="eur")
+    if kind == "revoked":
+        expect_ok(spt.revoke(token.id), "SPT-REV-001", object_type=ISSUED_OBJECT)
+        return spt.pay(token.id, 100)
+    if kind == "consumed":
+        expect_ok(spt.pay(token.id, 1000), "SPT-USE-009", object_type="payment_intent")
+        return spt.pay(token.id, 100)
+    assert kind == "not granted to the caller"
+    if spt.other_seller is None:
+        pytest.skip("the target names no other_seller account")
+    return spt.pay(token.id, 100, as_=spt.other_seller)
+
+
+REFERENCE_CODES: Mapping[str, tuple[int, str, str]] = {
+    "over headroom": (400, "amount_too_large", "amount"),
+    "currency": (400, "shared_payment_token_currency_mismatch", "currency"),
+    "expired": (400, "shared_payment_token_expired", GRANT_PARAM),
+    "revoked": (400, "shared_payment_token_deactivated", GRANT_PARAM),
+    "consumed": (400, "shared_payment_token_deactivated", GRANT_PARAM),
+    "missing": (404, "resource_missing", GRANT_PARAM),
+    "not granted to the caller": (404, "resource_missing", GRANT_PARAM),
+}
+
+
+@pytest.mark.requirement("SPT-ERR-010")
+@pytest.mark.parametrize("kind", list(REFERENCE_CODES))
+def test_refused_use_carries_the_reference_code(spt: Scenario, kind: str) -> None:
+    status, code, param = REFERENCE_CODES[kind]
+    expect_error(
+        _refusal(spt, kind),
+        "SPT-ERR-010",
+        status=status,
+        type="invalid_request_error",
+        code=code,
+        param=param,
+        tip="the codes of spec/DECISIONS.md D-11",
+    )

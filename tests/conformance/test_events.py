@@ -1,0 +1,333 @@
+"""EventLog, against a fake target (httpx.MockTransport) that pushes to a real receiver or
+answers GET /v1/events."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from conformance.client import Journal
+from conformance.events import EventLog, WebhookEndpoints, choose_mode
+from conformance.receiver import Receiver, scan_delivery, sign
+from conformance.session import RunOptions, RunState
+from conformance.spec import default_spec
+from conformance.target import target_from_mapping
+from conformance.violation import Violation
+
+KEYS = {"sk_test_agent0000": "agent", "sk_test_seller000": "seller", "sk_test_other0000": "other_seller"}
+
+
+def target_mapping(**capabilities: bool) -> dict[str, Any]:
+    return {
+        "base_url": "http://fake.test",
+        "agent": {"secret_key": "sk_test_agent0000"},
+        "seller": {"secret_key": "sk_test_seller000", "network_business_profile": "profile_test_s"},
+        "other_seller": {"secret_key": "sk_test_other0000", "network_business_profile": "profile_test_o"},
+        "capabilities": capabilities,
+    }
+
+
+def event(event_id: str, type_: str, object_id: str, created: int = 1_800_000_000, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": type_,
+        "created": created,
+        "livemode": False,
+        "data": {"object": {"id": object_id, "object": "shared_payment.issued_token", **extra}},
+    }
+
+
+@dataclass
+class FakeTarget:
+    """Just enough of a Stripe-like server: webhook endpoints and a newest-first event list."""
+
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {role, url, secret}
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # role -> oldest first
+    requests: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    page_size_cap: int = 100
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        role = KEYS[request.headers["Authorization"].removeprefix("Bearer ")]
+        query = dict(parse_qsl(request.url.query.decode()))
+        form = dict(parse_qsl(request.content.decode()))
+        path = request.url.path
+        with self.lock:
+            self.requests.append((role, request.method, path, query or form))
+        headers = {"Request-Id": "req_fake"}
+        if request.method == "POST" and path == "/v1/webhook_endpoints":
+            endpoint_id = f"we_{len(self.endpoints) + 1}"
+            secret = f"whsec_fake{len(self.endpoints) + 1:08d}"
+            self.endpoints[endpoint_id] = {"role": role, "url": form["url"], "secret": secret}
+            body = {"id": endpoint_id, "object": "webhook_endpoint", "secret": secret, "url": form["url"]}
+            return httpx.Response(200, json=body, headers=headers)
+        if request.method == "DELETE" and path.startswith("/v1/webhook_endpoints/"):
+            self.endpoints.pop(path.rsplit("/", 1)[1], None)
+            return httpx.Response(200, json={"id": path.rsplit("/", 1)[1], "deleted": True}, headers=headers)
+        if request.method == "GET" and path == "/v1/events":
+            with self.lock:
+                listed = [e for e in reversed(self.events.get(role, [])) if e["type"] == query.get("type", e["type"])]
+            if "starting_after" in query:
+                ids = [e["id"] for e in listed]
+                listed = listed[ids.index(query["starting_after"]) + 1 :]
+            limit = min(int(query.get("limit", 10)), self.page_size_cap)
+            page = {"object": "list", "data": listed[:limit], "has_more": len(listed) > limit, "url": "/v1/events"}
+            return httpx.Response(200, json=page, headers=headers)
+        return httpx.Response(404, json={"error": {"type": "invalid_request_error", "message": "no"}}, headers=headers)
+
+    def record(self, role: str, payload: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.events.setdefault(role, []).append(dict(payload))
+
+    def push(self, role: str, payload: Mapping[str, Any], *, bad_signature: bool = False) -> None:
+        body = json.dumps(payload)
+        for endpoint in list(self.endpoints.values()):
+            if endpoint["role"] == role:
+                secret = "whsec_wrong000" if bad_signature else endpoint["secret"]
+                header = sign(body, secret, int(time.time()))
+                with httpx.Client(verify=False) as client:  # noqa: S501 - plain http to the loopback receiver
+                    client.post(endpoint["url"], content=body.encode(), headers={"Stripe-Signature": header})
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r[1] == method and r[2] == path)
+
+
+@pytest.fixture
+def fake() -> FakeTarget:
+    return FakeTarget()
+
+
+def run_state(fake: FakeTarget, *, embedded: bool = True, max_wait: float = 2.0, **capabilities: bool) -> RunState:
+    target = target_from_mapping(target_mapping(**capabilities), embedded=embedded)
+    http = httpx.Client(base_url=target.base_url, transport=httpx.MockTransport(fake.handle))
+    return RunState(default_spec(), target, RunOptions(max_wait=max_wait), _http=http)
+
+
+@pytest.fixture
+def push_run(fake: FakeTarget) -> Iterator[tuple[RunState, Receiver, WebhookEndpoints]]:
+    state = run_state(fake, webhook_endpoints=True)
+    with Receiver(inspect=lambda d: scan_delivery(d, state.context)) as receiver:
+        endpoints = WebhookEndpoints(state, receiver)
+        yield state, receiver, endpoints
+        endpoints.close()
+    state.close()
+
+
+def push_log(push_run: tuple[RunState, Receiver, WebhookEndpoints], journal: Journal | None = None) -> EventLog:
+    state, _, endpoints = push_run
+    return EventLog(state, journal or state.journal(), mode="push", endpoints=endpoints).start()
+
+
+# ------------------------------------------------------------------ choosing how
+@pytest.mark.parametrize(
+    ("capabilities", "option", "mode"),
+    [
+        ({"webhook_endpoints": True, "events": True}, "auto", "push"),
+        ({"events": True}, "auto", "pull"),
+        ({}, "auto", None),
+        ({"webhook_endpoints": True, "events": True}, "pull", "pull"),
+        ({"events": True}, "push", None),
+        ({"webhook_endpoints": True}, "pull", None),
+    ],
+)
+def test_choose_mode_option_and_capabilities_pick_the_source(
+    capabilities: dict[str, bool], option: str, mode: str | None
+) -> None:
+    chosen, reason = choose_mode(target_from_mapping(target_mapping(**capabilities)), option)
+    assert chosen == mode
+    assert bool(reason) is (mode is None)
+
+
+def test_event_log_without_source_skips_with_the_reason(fake: FakeTarget) -> None:
+    state = run_state(fake)
+    log = EventLog(state, state.journal(), mode=None, reason="the target offers nothing").start()
+    assert not log.available
+    with pytest.raises(pytest.skip.Exception, match="offers nothing"):
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_1")
+    with pytest.raises(pytest.skip.Exception):
+        log.settle("agent", "spt_1")
+
+
+# ------------------------------------------------------------------ push
+def test_event_log_push_creates_one_endpoint_per_account_once(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    push_log(push_run)
+    push_log(push_run)
+    assert fake.count("POST", "/v1/webhook_endpoints") == 3
+    created = [r[3] for r in fake.requests if r[1] == "POST"]
+    assert all(form["enabled_events[0]"] == "*" for form in created)
+    assert {e["role"] for e in fake.endpoints.values()} == {"agent", "seller", "other_seller"}
+    push_run[2].close()
+    assert fake.count("DELETE", "/v1/webhook_endpoints/we_1") == 1
+    assert fake.endpoints == {}
+
+
+def test_event_log_push_wait_for_returns_the_matching_event(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    log = push_log(push_run)
+    fake.push("agent", event("evt_other", "shared_payment.issued_token.used", "spt_other"))
+    fake.push("seller", event("evt_seller", "shared_payment.issued_token.used", "spt_1"))
+    later = threading.Timer(0.1, fake.push, ("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1")))
+    later.start()
+    (found,) = log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", requirement="SPT-EVT-001")
+    later.join()
+    assert found.id == "evt_1"
+    assert found.via == "push"
+    assert found.role == "agent"
+    assert found.object_id == "spt_1"
+    assert found.data_object["object"] == "shared_payment.issued_token"
+    assert found.delivery is not None
+    assert found.delivery.signature is not None
+    assert found.delivery.signature.valid
+
+
+def test_event_log_push_missing_event_raises_the_requirement(
+    push_run: tuple[RunState, Receiver, WebhookEndpoints],
+) -> None:
+    log = push_log(push_run)
+    started = time.monotonic()
+    with pytest.raises(Violation) as raised:
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", timeout=0.2, requirement="SPT-EVT-001")
+    assert raised.value.requirement == "SPT-EVT-001"
+    assert "0 shared_payment.issued_token.used event(s) about spt_1" in raised.value.received
+    assert time.monotonic() - started < 1.5
+    assert log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", timeout=0.05) == []
+
+
+def test_event_log_push_settle_counts_each_event_once(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    log = push_log(push_run)
+    used = event("evt_1", "shared_payment.issued_token.used", "spt_1")
+    fake.push("agent", used)
+    fake.push("agent", used)  # a retry of the same event: at least once, counted once
+    fake.push("agent", event("evt_2", "shared_payment.issued_token.deactivated", "spt_1"))
+    settled = log.settle("agent", "spt_1", quiet=0.1)
+    assert [e.id for e in settled] == ["evt_1", "evt_2"]
+    assert log.settle("other_seller", "spt_1", quiet=0.1) == []
+
+
+def test_event_log_push_settle_waits_for_a_late_event(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    log = push_log(push_run)
+    fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))
+    later = threading.Timer(0.15, fake.push, ("agent", event("evt_2", "shared_payment.issued_token.used", "spt_1")))
+    later.start()
+    settled = log.settle("agent", "spt_1", quiet=0.3)
+    later.join()
+    assert [e.id for e in settled] == ["evt_1", "evt_2"]
+
+
+def test_event_log_push_settle_waits_while_the_endpoint_is_busy(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    log = push_log(push_run)
+
+    def backlog() -> None:
+        # A server working through a queue: other objects' events, then the one about spt_1.
+        for number in range(6):
+            fake.push("agent", event(f"evt_busy{number}", "shared_payment.issued_token.used", "spt_other"))
+            time.sleep(0.04)
+        fake.push("agent", event("evt_late", "shared_payment.issued_token.deactivated", "spt_1"))
+
+    sender = threading.Thread(target=backlog)
+    sender.start()
+    settled = log.settle("agent", "spt_1", quiet=0.3)
+    sender.join()
+    assert [e.id for e in settled] == ["evt_late"]
+
+
+def test_event_log_push_findings_reach_the_journal_once(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    journal = Journal()  # no registered checks: only what the deliveries bring
+    log = push_log(push_run, journal)
+    fake.push("seller", event("evt_1", "shared_payment.granted_token.used", "spt_1", note="4242424242424242"))
+    log.wait_for("seller", "shared_payment.granted_token.used", "spt_1")
+    log.settle("seller", "spt_1", quiet=0.05)
+    assert [getattr(v, "requirement", None) for v in journal.findings] == ["SPT-SEC-008"]
+
+
+def test_event_log_push_bad_signature_is_observed_with_its_verdict(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    log = push_log(push_run)
+    fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"), bad_signature=True)
+    (found,) = log.wait_for("agent", "shared_payment.issued_token.used", "spt_1")
+    assert found.delivery is not None
+    assert found.delivery.signature is not None
+    assert not found.delivery.signature.valid
+
+
+def test_event_log_push_ignores_deliveries_from_before_the_test(
+    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
+) -> None:
+    push_log(push_run)
+    fake.push("agent", event("evt_old", "shared_payment.issued_token.used", "spt_1"))
+    push_run[1].wait(lambda ds: len(ds) == 1, timeout=2)
+    assert push_log(push_run).settle("agent", "spt_1", quiet=0.05) == []
+
+
+# ------------------------------------------------------------------ pull
+def test_event_log_pull_finds_an_event_that_appears_later(fake: FakeTarget) -> None:
+    state = run_state(fake, events=True)
+    fake.record("agent", event("evt_old", "shared_payment.issued_token.used", "spt_0", created=1_799_999_000))
+    log = EventLog(state, state.journal(), mode="pull").start()
+    later = threading.Timer(
+        0.1,
+        fake.record,
+        ("agent", event("evt_new", "shared_payment.issued_token.used", "spt_1", created=1_800_000_000)),
+    )
+    later.start()
+    found = log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", requirement="SPT-EVT-001")
+    later.join()
+    assert [e.id for e in found] == ["evt_new"]
+    assert all(e.via == "pull" for e in found)
+    polls = [r for r in fake.requests if r[2] == "/v1/events" and "type" in r[3]]
+    assert polls
+    assert polls[-1][3]["type"] == "shared_payment.issued_token.used"
+
+
+def test_event_log_pull_pages_back_only_to_the_start_of_the_test(fake: FakeTarget) -> None:
+    fake.page_size_cap = 2
+    for number in range(10):
+        fake.record(
+            "agent", event(f"evt_old{number}", "shared_payment.issued_token.used", "spt_x", created=1000 + number)
+        )
+    state = run_state(fake, events=True)
+    log = EventLog(state, state.journal(), mode="pull").start()
+    for number in range(3):
+        fake.record("agent", event(f"evt_new{number}", "shared_payment.issued_token.used", "spt_1", created=2000))
+    settled = log.settle("agent", "spt_1", quiet=0.05)
+    assert sorted(e.id for e in settled) == ["evt_new0", "evt_new1", "evt_new2"]
+    # Pages of two: [new2, new1], [new0, old9], [old8, old7]; old8 is older than old9, the newest
+    # event when the test began, so no poll reads further back.
+    cursors = {r[3].get("starting_after") for r in fake.requests if r[2] == "/v1/events"}
+    assert cursors == {None, "evt_new1", "evt_old9"}
+
+
+def test_event_log_pull_settle_nothing_for_another_account(fake: FakeTarget) -> None:
+    state = run_state(fake, events=True)
+    log = EventLog(state, state.journal(), mode="pull").start()
+    fake.record("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))
+    assert log.settle("other_seller", "spt_1", quiet=0.1) == []
+    assert [e.id for e in log.settle("agent", "spt_1", quiet=0.1)] == ["evt_1"]
+    assert [e.id for e in log.observed("agent")] == ["evt_1"]
+
+
+def test_event_log_quiet_period_is_short_on_the_reference_server(fake: FakeTarget) -> None:
+    embedded = EventLog(run_state(fake, events=True), Journal(), mode="pull")
+    external = EventLog(run_state(fake, events=True, embedded=False), Journal(), mode="pull")
+    assert embedded.quiet < 1 < external.quiet
