@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from conformance.client import Exchange, StripeClient
 from conformance.clock import Clock
 from conformance.target import Target
@@ -236,6 +238,33 @@ class Scenario:
     def read_granted(self, token_id: str, **params: Any) -> dict[str, Any]:
         """The granted view as the seller reads it (SPT-GRT-001 if it cannot be read)."""
         return expect_ok(self.granted(token_id, **params), "SPT-GRT-001", object_type="shared_payment.granted_token")
+
+    # ------------------------------------------------------------------ tokens that will expire
+    def issue_expiring(self, **options: Any) -> Token:
+        """A token expiring `clock.lead_time()` from now, for a test that will let that pass.
+
+        The clock extension's clock is one per server: another test may advance it past the new
+        expires_at before the token exists. A refusal then proves nothing, so the test is
+        skipped as inconclusive; any other refusal is SPT-ISS-001's.
+        """
+        expires_at = self.clock.now() + self.clock.lead_time()
+        params = self.issue_params(expires_at=expires_at, **options)
+        exchange = self.agent.post(ISSUED, params)
+        if exchange.status != 200:
+            self.skip_if_passed(expires_at, "before the token was issued")
+        body = expect_ok(exchange, "SPT-ISS-001", object_type="shared_payment.issued_token")
+        limits = params["usage_limits"]
+        return Token(body["id"], body, limits["currency"], limits["max_amount"], expires_at)
+
+    def skip_if_passed(self, moment: int, when: str) -> None:
+        """Skip the test as inconclusive if the target's clock has already reached `moment`
+        (another test moved the shared clock); otherwise return and let the test judge."""
+        now = self.clock.now()
+        if now >= moment:
+            pytest.skip(
+                f"inconclusive: the target's clock ({now}) passed {moment} {when}; another test advanced the "
+                "shared clock (run time-travel tests with fewer workers)"
+            )
 
 
 def _captured(view: Mapping[str, Any]) -> int | None:
