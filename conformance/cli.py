@@ -8,8 +8,11 @@ unreachable or unusable.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from conformance import __version__
 from conformance.catalog import Level
@@ -62,9 +65,193 @@ def _spec_requirements(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# Keys may come from the environment instead of flags, so they stay out of shell history.
+_ENV = {
+    "agent_key": "SPT_AGENT_KEY",
+    "seller_key": "SPT_SELLER_KEY",
+    "seller_profile": "SPT_SELLER_PROFILE",
+    "other_seller_key": "SPT_OTHER_SELLER_KEY",
+    "other_seller_profile": "SPT_OTHER_SELLER_PROFILE",
+    "payment_method": "SPT_PAYMENT_METHOD",
+    "declined_payment_method": "SPT_DECLINED_PAYMENT_METHOD",
+    "stripe_version": "SPT_STRIPE_VERSION",
+}
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _flag_value(args: argparse.Namespace, name: str) -> str | None:
+    value: str | None = getattr(args, name)
+    return value if value else os.environ.get(_ENV[name]) or None
+
+
+def _target_mapping(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The target-file mapping that --base-url and the key flags describe, or None."""
+    given = [f"--{name.replace('_', '-')}" for name in _ENV if getattr(args, name)]
+    given += ["--capability"] if args.capability else []
+    if args.target is not None:
+        if args.base_url or given:
+            flags = ", ".join([*(["--base-url"] if args.base_url else []), *given])
+            raise _UsageError(f"--target and {flags} both describe the target: use the target file, or only flags")
+        return None
+    if not args.base_url:
+        if given:
+            raise _UsageError(f"{', '.join(given)} describe(s) a target, but --base-url is missing")
+        return None
+    values = {name: _flag_value(args, name) for name in _ENV}
+    for name in ("agent_key", "seller_key", "seller_profile"):
+        if not values[name]:
+            flag = f"--{name.replace('_', '-')}"
+            raise _UsageError(f"--base-url needs {flag} (or the environment variable {_ENV[name]})")
+    if bool(values["other_seller_key"]) != bool(values["other_seller_profile"]):
+        raise _UsageError("--other-seller-key and --other-seller-profile go together: give both or neither")
+    agent: dict[str, Any] = {"secret_key": values["agent_key"]}
+    if values["payment_method"]:
+        agent["payment_method"] = values["payment_method"]
+    if values["declined_payment_method"]:
+        agent["declined_payment_method"] = values["declined_payment_method"]
+    mapping: dict[str, Any] = {
+        "base_url": args.base_url,
+        "agent": agent,
+        "seller": {"secret_key": values["seller_key"], "network_business_profile": values["seller_profile"]},
+        "capabilities": dict.fromkeys(args.capability, True),
+    }
+    if values["other_seller_key"]:
+        mapping["other_seller"] = {
+            "secret_key": values["other_seller_key"],
+            "network_business_profile": values["other_seller_profile"],
+        }
+    if values["stripe_version"]:
+        mapping["stripe_version"] = values["stripe_version"]
+    return mapping
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("spt-conformance run: the conformance suite is not built yet; nothing to run.")
-    return EXIT_OK
+    from conformance.runner import RunRequest, run
+
+    try:
+        mapping = _target_mapping(args)
+    except _UsageError as exc:
+        print(f"spt-conformance run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    request = RunRequest(
+        target_file=args.target,
+        target_mapping=mapping,
+        only=tuple(args.only),
+        skip=tuple(args.skip),
+        seed=args.seed,
+        max_examples=args.max_examples,
+        quick=args.quick,
+        strict=args.strict,
+        max_wait=args.max_wait,
+        events=args.events,
+        public_url=args.public_url,
+        receiver_port=args.receiver_port,
+        expected_failures=args.expected_failures,
+        json=args.json,
+        junit=args.junit,
+        html=args.html,
+        workers=args.workers,
+    )
+    return run(request)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from reference_impl import serve
+
+    code: int = serve.run(args)
+    return code
+
+
+def _workers(value: str) -> str:
+    if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers or 'auto'")
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{value} must be greater than zero")
+        return number
+
+    return parse
+
+
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    from conformance.target import DECLARED_CAPABILITIES
+
+    where = run.add_argument_group(
+        "target (default: start the bundled reference server in this process and certify it)"
+    )
+    where.add_argument("--target", type=Path, metavar="FILE", help="target file (YAML, ${VAR} expanded)")
+    where.add_argument("--base-url", metavar="URL", help="the server's base URL, instead of a target file")
+    where.add_argument("--agent-key", metavar="KEY", help="the issuing account's sk_test_ key [$SPT_AGENT_KEY]")
+    where.add_argument("--seller-key", metavar="KEY", help="the seller's sk_test_ key [$SPT_SELLER_KEY]")
+    where.add_argument(
+        "--seller-profile", metavar="ID", help="the seller's network business profile [$SPT_SELLER_PROFILE]"
+    )
+    where.add_argument(
+        "--other-seller-key", metavar="KEY", help="a second seller, for isolation checks [$SPT_OTHER_SELLER_KEY]"
+    )
+    where.add_argument("--other-seller-profile", metavar="ID", help="its profile [$SPT_OTHER_SELLER_PROFILE]")
+    where.add_argument(
+        "--payment-method", metavar="PM", help="the agent's PaymentMethod (default pm_card_visa) [$SPT_PAYMENT_METHOD]"
+    )
+    where.add_argument(
+        "--declined-payment-method",
+        metavar="PM",
+        help="one that declines, e.g. pm_card_chargeDeclined [$SPT_DECLINED_PAYMENT_METHOD]",
+    )
+    where.add_argument(
+        "--capability",
+        action="append",
+        default=[],
+        choices=DECLARED_CAPABILITIES,
+        metavar="NAME",
+        help=f"a capability the server offers (repeatable): {', '.join(DECLARED_CAPABILITIES)}",
+    )
+    where.add_argument("--stripe-version", metavar="V", help="sent as Stripe-Version [$SPT_STRIPE_VERSION]")
+
+    choose = run.add_argument_group("selection and speed")
+    choose.add_argument(
+        "--only", action="append", default=[], metavar="GLOB|AREA", help="only these requirements (repeatable)"
+    )
+    choose.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out (repeatable)")
+    choose.add_argument("--seed", type=int, metavar="N", help="seed of the generated tests (default: random, printed)")
+    choose.add_argument("--max-examples", type=_positive(int), metavar="N", help="examples per generated test")
+    choose.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
+    )
+    choose.add_argument("-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)")
+
+    behave = run.add_argument_group("judgement and time")
+    behave.add_argument("--strict", action="store_true", help="fail decision requirements too, instead of INFO")
+    behave.add_argument(
+        "--max-wait", type=_positive(float), metavar="S", help="longest wait for time or events (30; 5 with --quick)"
+    )
+    behave.add_argument("--events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
+    behave.add_argument("--public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
+    behave.add_argument(
+        "--receiver-port",
+        type=int,
+        metavar="PORT",
+        help="listen for webhooks on this loopback port (what a tunnel forwards to); default: a free one",
+    )
+
+    reports = run.add_argument_group("reports")
+    reports.add_argument("--expected-failures", type=Path, metavar="FILE", help="YAML list of {id, reason, expires}")
+    reports.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report")
+    reports.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one testcase per requirement")
+    reports.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,8 +262,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="certify a server (default: the bundled reference server)")
+    run = commands.add_parser(
+        "run",
+        help="certify a server (default: the bundled reference server)",
+        description="Run the conformance suite against a server and give a verdict per requirement. "
+        "Exit 0: every applicable MUST passed; 1: a MUST failed; 2: usage or configuration error; "
+        "3: the target is unreachable or refuses the keys.",
+    )
+    _add_run_arguments(run)
     run.set_defaults(handler=_run)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference server; print (and optionally write) its target file",
+        description="Run the SPT reference server until interrupted.",
+    )
+    try:
+        from reference_impl.serve import add_arguments
+    except ImportError:  # a broken installation: say so when the command is used
+        serve.set_defaults(handler=_serve_missing)
+    else:
+        add_arguments(serve)
+        serve.set_defaults(handler=_serve)
 
     spec = commands.add_parser("spec", help="validate or list the specification")
     spec_commands = spec.add_subparsers(dest="spec_command", required=True, metavar="SUBCOMMAND")
@@ -94,9 +301,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _directory(value: str) -> object:
-    from pathlib import Path
+def _serve_missing(args: argparse.Namespace) -> int:
+    print("spt-conformance serve: the reference server is not installed; reinstall spt-conformance", file=sys.stderr)
+    return EXIT_USAGE
 
+
+def _directory(value: str) -> object:
     path = Path(value)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} is not a directory")

@@ -7,15 +7,22 @@ inside a vendor's own pytest session, and `spt-conformance run` drives the same 
 Theory of operation. Tests carry `@pytest.mark.requirement("SPT-…", …)`. After each phase of a
 test, `pytest_runtest_makereport` turns what happened into `Evidence` per requirement (see
 `conformance.verdicts`) and stores it in the report's `user_properties`, which pytest-xdist
-carries from workers to the controller. The controller gathers evidence in
-`pytest_runtest_logreport` and decides the verdicts at the end of the session.
+carries from workers to the controller, together with the number of HTTP exchanges the test
+made. The controller gathers both in `pytest_runtest_logreport`, decides the verdicts at the end
+of the session, applies the expected failures, and builds one scrubbed `RunReport` from which the
+JSON, JUnit and HTML files and the terminal summary are all written. `spt-conformance run`
+reads that report with `run_report(config)`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import json
-from collections.abc import Generator, Iterable
+import sys
+import time
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +30,30 @@ import pytest
 
 from conformance.checks import REGISTRY
 from conformance.client import Journal
+from conformance.expected import (
+    ExpectedFailure,
+    ExpectedFailuresError,
+    apply_expected_failures,
+    load_expected_failures,
+)
+from conformance.report import RunCounts, RunReport, build_report, output_path_problem, write_json
+from conformance.scrub import scrub_text
 from conformance.session import RunOptions, RunState
 from conformance.spec import SpecError, default_spec
 from conformance.target import TargetError, load_target
-from conformance.verdicts import Evidence, Outcome, RequirementResult, Verdict, decide
+from conformance.verdicts import Evidence, Outcome, RequirementResult, decide
 from conformance.violation import Violation, ViolationGroup
 
-__all__ = ["JOURNAL_KEY", "STATE_KEY", "requirement_ids", "run_state"]
+__all__ = ["JOURNAL_KEY", "REPORT_KEY", "STATE_KEY", "requirement_ids", "run_report", "run_state"]
 
 STATE_KEY = pytest.StashKey[RunState]()
 JOURNAL_KEY = pytest.StashKey[Journal]()
 EVIDENCE_PROPERTY = "spt_evidence"
+EXCHANGES_PROPERTY = "spt_exchanges"  # the number of HTTP exchanges of one test, on its teardown report
 RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
+REPORT_KEY = pytest.StashKey[RunReport]()
+EXPECTED_KEY = pytest.StashKey[tuple[ExpectedFailure, ...]]()
+REPORT_OPTIONS = ("--spt-json", "--spt-junit", "--spt-html")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,10 +70,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--spt-events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
     group.addoption("--spt-public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
+    group.addoption("--spt-receiver-port", type=int, metavar="PORT", help="loopback port of the webhook receiver")
     group.addoption("--spt-seed", type=int, metavar="N", help="seed for generated tests")
     group.addoption("--spt-max-examples", type=int, metavar="N", help="examples per generated test")
-    group.addoption("--spt-quick", action="store_true", help="a smoke profile: few examples, short waits")
+    group.addoption(
+        "--spt-quick",
+        action="store_true",
+        help="a smoke profile: one test per requirement, few examples, short waits",
+    )
     group.addoption("--spt-results", metavar="FILE", help=argparse.SUPPRESS)
+    group.addoption("--spt-json", metavar="FILE", help="write the per-requirement report as JSON")
+    group.addoption("--spt-junit", metavar="FILE", help="write JUnit XML, one testcase per requirement")
+    group.addoption("--spt-html", metavar="FILE", help="write a self-contained HTML report")
+    group.addoption(
+        "--spt-expected-failures",
+        metavar="FILE",
+        help="YAML list of {id, reason, expires} for requirements known to fail",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
         max_wait=config.getoption("--spt-max-wait"),
         events=config.getoption("--spt-events"),
         public_url=config.getoption("--spt-public-url"),
+        receiver_port=config.getoption("--spt-receiver-port"),
         seed=config.getoption("--spt-seed"),
         max_examples=config.getoption("--spt-max-examples"),
         quick=config.getoption("--spt-quick"),
@@ -83,6 +116,16 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [p for p in (*options.only, *options.skip) if not spec.catalogue.matching(p)]
     if unknown:
         raise pytest.UsageError(f"--spt-only/--spt-skip: {', '.join(unknown)} matches no requirement ID or area")
+    for option in REPORT_OPTIONS:
+        problem = output_path_problem(option, config.getoption(option))
+        if problem:
+            raise pytest.UsageError(problem)
+    expected_file = config.getoption("--spt-expected-failures")
+    if expected_file:
+        try:
+            config.stash[EXPECTED_KEY] = load_expected_failures(Path(expected_file), spec.catalogue)
+        except ExpectedFailuresError as exc:
+            raise pytest.UsageError(str(exc)) from None
     state = RunState(spec, target, options)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_Collector(state), "spt-conformance-collector")
@@ -97,6 +140,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def run_state(config: pytest.Config) -> RunState | None:
     """The run's shared state, or None when no target was given."""
     return config.stash.get(STATE_KEY, None)
+
+
+def run_report(config: pytest.Config) -> RunReport | None:
+    """The scrubbed report of the run, once the session has finished (None on xdist workers)."""
+    return config.stash.get(REPORT_KEY, None)
 
 
 def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -116,10 +164,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement(s) {', '.join(unknown)}")
     keep = [item for item in items if set(requirement_ids(item)) & state.selected]
+    if state.options.quick:
+        keep = _smoke(keep, state.selected)
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:
+    """The --quick profile: the first test naming each requirement, in collection order, and no
+    more, so that every requirement is still checked once. Deterministic, so every xdist worker
+    keeps the same tests."""
+    covered: set[str] = set()
+    kept = []
+    for item in items:
+        ids = set(requirement_ids(item)) & selected
+        if ids - covered:
+            kept.append(item)
+            covered |= ids
+    return kept
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -135,10 +199,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _violations(exc: BaseException | None) -> list[Violation]:
+    """The violations an exception carries: itself, a group of them, or (Hypothesis reports
+    several distinct bugs at once) an ExceptionGroup made only of them."""
     if isinstance(exc, Violation):
         return [exc]
     if isinstance(exc, ViolationGroup):
         return list(exc.violations)
+    if isinstance(exc, BaseExceptionGroup):
+        parts = [_violations(inner) for inner in exc.exceptions]
+        return [v for part in parts for v in part] if all(parts) else []
     return []
 
 
@@ -196,7 +265,25 @@ def _evidence_for(
             for registered in REGISTRY.values():
                 if registered.requirement not in found:
                     evidence.append(Evidence(registered.requirement, f"check:{registered.name}", Outcome.HELD))
-    return [e for e in evidence if e.requirement in state.selected]
+    scrub = _scrubber(state)
+    return [
+        dataclasses.replace(e, message=scrub(e.message), exchanges=tuple(scrub(x) for x in e.exchanges))
+        if e.outcome is Outcome.BROKEN
+        else e
+        for e in evidence
+        if e.requirement in state.selected
+    ]
+
+
+def _secrets(state: RunState) -> list[str]:
+    with state.context._lock:
+        return sorted({*state.target.secrets(), *state.context.secrets}, key=len, reverse=True)
+
+
+def _scrubber(state: RunState) -> Callable[[str], str]:
+    """Evidence leaves the worker scrubbed: it travels to the controller and into reports."""
+    secrets = _secrets(state)
+    return lambda text: scrub_text(text, secrets)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -209,8 +296,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     evidence = _evidence_for(state, item, report, call)
     if evidence:
         report.user_properties.append((EVIDENCE_PROPERTY, [_to_json(e) for e in evidence]))
+    if report.when == "teardown":
+        journal = item.stash.get(JOURNAL_KEY, None)
+        report.user_properties.append((EXCHANGES_PROPERTY, len(journal.exchanges) if journal is not None else 0))
     if call.excinfo is not None and isinstance(call.excinfo.value, Violation | ViolationGroup):
-        report.longrepr = call.excinfo.value.render(state.spec.catalogue)
+        report.longrepr = _scrubber(state)(call.excinfo.value.render(state.spec.catalogue))
 
 
 def _to_json(evidence: Evidence) -> dict[str, Any]:
@@ -236,15 +326,33 @@ class _Collector:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self.evidence: list[Evidence] = []
+        self.exchanges = 0
+        self.outcomes: dict[str, str] = {}  # node id → passed, failed, skipped
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.started = time.perf_counter()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.started = time.perf_counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == EVIDENCE_PROPERTY and isinstance(value, list):
                 self.evidence.extend(_from_json(item) for item in value)
+            elif name == EXCHANGES_PROPERTY and isinstance(value, int):
+                self.exchanges += value
+        previous = self.outcomes.get(report.nodeid)
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed"
+        elif report.skipped and previous is None:
+            self.outcomes[report.nodeid] = "skipped"
+        elif report.when == "call" and report.passed and previous is None:
+            self.outcomes[report.nodeid] = "passed"
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(session.config, "workerinput"):
+        config = session.config
+        if hasattr(config, "workerinput"):
             return  # a worker: its evidence travels to the controller in the reports
         state = self.state
         results = decide(
@@ -254,13 +362,61 @@ class _Collector:
             reference_target=state.target.embedded,
             strict=state.options.strict,
         )
-        session.config.stash[RESULTS_KEY] = results
-        results_file = session.config.getoption("--spt-results", default=None)
-        if results_file:
-            _write_results(Path(results_file), results)
-        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            failed = any(r.verdict is Verdict.FAILED for r in results)
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        config.stash[RESULTS_KEY] = results
+        entries: tuple[ExpectedFailure, ...] = config.stash.get(EXPECTED_KEY, ())
+        results, expected = apply_expected_failures(results, entries, dt.date.today())
+        outcomes = list(self.outcomes.values())
+        report = build_report(
+            catalogue=state.spec.catalogue,
+            spec_digest=state.spec.digest,
+            target=state.target,
+            results=results,
+            expected=expected,
+            options=_options(config, state),
+            seed=state.options.seed,
+            tests=RunCounts(outcomes.count("passed"), outcomes.count("failed"), outcomes.count("skipped")),
+            exchanges=self.exchanges,
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            duration_s=time.perf_counter() - self.started,
+            secrets=_secrets(state),
+        )
+        config.stash[REPORT_KEY] = report
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return  # interrupted or unusable: no report file would tell the truth
+        results_file = config.getoption("--spt-results", default=None)
+        try:
+            if results_file:
+                _write_results(Path(results_file), results)
+            _write_reports(config, report)
+        except OSError as exc:
+            print(f"spt-conformance: cannot write a report: {exc}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if report.exit_code else pytest.ExitCode.OK
+
+
+def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:
+    options = {
+        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+        for k, v in dataclasses.asdict(state.options).items()
+    }
+    options["workers"] = getattr(config.option, "numprocesses", None) or 0
+    return options
+
+
+def _write_reports(config: pytest.Config, report: RunReport) -> None:
+    from conformance.report_html import write_html
+    from conformance.report_junit import write_junit
+
+    writers: dict[str, Callable[[RunReport, Path], None]] = {
+        "--spt-json": write_json,
+        "--spt-junit": write_junit,
+        "--spt-html": write_html,
+    }
+    for option, write in writers.items():
+        path = config.getoption(option)
+        if path:
+            write(report, Path(path))
 
 
 def _write_results(path: Path, results: Iterable[RequirementResult]) -> None:
@@ -280,17 +436,11 @@ def _write_results(path: Path, results: Iterable[RequirementResult]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS_KEY, None)
-    if not results:
+    report = run_report(config)
+    if report is None:
         return
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
+    from conformance.report_text import render_summary
+
     terminalreporter.section("SPT conformance")
-    for result in results:
-        if result.verdict in (Verdict.FAILED, Verdict.WARNING):
-            terminalreporter.write_line(
-                f"{result.verdict.value:<8} {result.requirement.id}  {result.requirement.statement}"
-            )
-    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    terminalreporter.write_line(f"requirements: {summary}")
+    for line in render_summary(report, colour=bool(terminalreporter.hasmarkup)).splitlines():
+        terminalreporter.write_line(line)

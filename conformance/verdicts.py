@@ -11,7 +11,8 @@ the registered checks. Each yields `Evidence` about one requirement: it held, it
 - PASSED if some evidence held and none broke it;
 - SKIPPED otherwise, with the reasons.
 
-Only a FAILED verdict makes the run fail (exit 1).
+A broken requirement listed in the expected-failures file (`conformance.expected`) is then
+reported as EXPECTED instead. Only a FAILED verdict makes the run fail (exit 1).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from conformance.catalog import Catalogue, Level, Requirement
 
-__all__ = ["Evidence", "Outcome", "RequirementResult", "Verdict", "decide"]
+__all__ = ["VERDICT_ORDER", "Evidence", "Outcome", "RequirementResult", "Verdict", "decide"]
 
 
 class Outcome(enum.StrEnum):
@@ -38,6 +39,18 @@ class Verdict(enum.StrEnum):
     WARNING = "WARNING"
     SKIPPED = "SKIPPED"
     INFO = "INFO"
+    EXPECTED = "EXPECTED"  # broken, but listed in the expected-failures file with a reason
+
+
+# The order in which summaries and reports list verdicts: the worst first after PASSED.
+VERDICT_ORDER = (
+    Verdict.PASSED,
+    Verdict.FAILED,
+    Verdict.WARNING,
+    Verdict.EXPECTED,
+    Verdict.INFO,
+    Verdict.SKIPPED,
+)
 
 
 @dataclass(frozen=True)

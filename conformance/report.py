@@ -1,0 +1,285 @@
+"""The outcome of one run as a value, and its JSON form; the other formats render this value.
+
+Theory of operation. When a session ends, the plugin turns the per-requirement verdicts into one
+`RunReport` through `build_report`, which scrubs every string in it (keys of the target, any
+Stripe-shaped secret, webhook secrets, card numbers, CVCs) before anything else sees it. The
+terminal summary (`report_text`), JUnit XML (`report_junit`) and the HTML page (`report_html`)
+are all rendered from that scrubbed value, so no format can leak what another one hides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from conformance import __version__
+from conformance.catalog import Catalogue, Level
+from conformance.expected import ExpectedOutcome
+from conformance.scrub import scrub_text
+from conformance.target import Target
+from conformance.verdicts import VERDICT_ORDER, Outcome, RequirementResult, Verdict
+
+__all__ = [
+    "FORMAT",
+    "EvidenceEntry",
+    "ExpectedEntry",
+    "RequirementEntry",
+    "RunCounts",
+    "RunReport",
+    "TargetInfo",
+    "build_report",
+    "output_path_problem",
+    "shown_url",
+    "write_json",
+]
+
+FORMAT = "spt-conformance-report/1"
+# Enough to read what went wrong; a server that fails a check on every response would otherwise
+# put thousands of identical exchanges in the report.
+MAX_FAILURES_PER_REQUIREMENT = 20
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    test: str  # the pytest node id, or "check:<node id>" for a registered check
+    outcome: str  # held, broken, skipped, not reached
+    message: str = ""  # for a failure, the four-part message
+    exchanges: tuple[str, ...] = ()  # rendered request/response pairs, for failures
+
+
+@dataclass(frozen=True)
+class RequirementEntry:
+    id: str
+    level: str
+    area: str
+    statement: str
+    source: str
+    verdict: str
+    note: str
+    tests: tuple[str, ...]  # the tests that named it and ran
+    checks_held: int  # tests in which the registered check for it found nothing wrong
+    evidence: tuple[EvidenceEntry, ...]
+    omitted_failures: int = 0
+
+    @property
+    def failures(self) -> tuple[EvidenceEntry, ...]:
+        return tuple(e for e in self.evidence if e.outcome == Outcome.BROKEN.value)
+
+
+@dataclass(frozen=True)
+class ExpectedEntry:
+    id: str
+    reason: str
+    expires: str
+    status: str  # applied, expired, stale, unused
+    message: str
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    name: str
+    base_url: str  # without any user:password part
+    reference: bool  # the bundled reference server, whose decisions count as requirements
+    stripe_version: str | None
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.skipped
+
+
+@dataclass(frozen=True)
+class RunReport:
+    suite_version: str
+    spec_digest: str
+    target: TargetInfo
+    started_at: str  # ISO 8601, UTC
+    duration_s: float
+    seed: int | None
+    options: Mapping[str, Any]
+    tests: RunCounts
+    exchanges: int
+    requirements: tuple[RequirementEntry, ...]
+    expected_failures: tuple[ExpectedEntry, ...] = ()
+    areas: Mapping[str, str] = field(default_factory=dict)  # area code → title, in catalogue order
+
+    def with_verdict(self, *verdicts: Verdict) -> tuple[RequirementEntry, ...]:
+        wanted = {v.value for v in verdicts}
+        return tuple(r for r in self.requirements if r.verdict in wanted)
+
+    @property
+    def by_verdict(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in VERDICT_ORDER}
+        for entry in self.requirements:
+            counts[entry.verdict] += 1
+        return counts
+
+    @property
+    def by_area_level(self) -> dict[str, dict[str, dict[str, int]]]:
+        """area → level → verdict → count, for the areas and levels that have requirements."""
+        table: dict[str, dict[str, dict[str, int]]] = {}
+        for entry in self.requirements:
+            levels = table.setdefault(entry.area, {})
+            counts = levels.setdefault(entry.level, {v.value: 0 for v in VERDICT_ORDER})
+            counts[entry.verdict] += 1
+        order = [level.value for level in Level]
+        area_order = list(self.areas) or sorted(table)
+        return {
+            area: {level: table[area][level] for level in order if level in table[area]}
+            for area in area_order
+            if area in table
+        }
+
+    @property
+    def stale_expectations(self) -> tuple[ExpectedEntry, ...]:
+        return tuple(e for e in self.expected_failures if e.status == "stale")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every applicable MUST held, 1 when one failed or an expected failure is stale."""
+        return 1 if self.with_verdict(Verdict.FAILED) or self.stale_expectations else 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["tests"]["total"] = self.tests.total
+        for entry in data["requirements"]:
+            entry["evidence"] = [{k: v for k, v in e.items() if v not in ("", ())} for e in entry["evidence"]]
+        return {
+            "format": FORMAT,
+            **data,
+            "summary": {
+                "exit_code": self.exit_code,
+                "verdicts": self.by_verdict,
+                "areas": self.by_area_level,
+            },
+        }
+
+
+def shown_url(url: str) -> str:
+    """The URL without any user:password part, as reports and the terminal may show it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _requirement_entry(result: RequirementResult) -> RequirementEntry:
+    requirement = result.requirement
+    tests: list[str] = []
+    evidence: list[EvidenceEntry] = []
+    checked = 0
+    failures = 0
+    omitted = 0
+    for item in result.evidence:
+        if item.test.startswith("check:") and item.outcome is Outcome.HELD:
+            checked += 1  # one per test; listing them would repeat every node id per check
+            continue
+        if not item.test.startswith("check:") and item.test not in tests:
+            tests.append(item.test)
+        if item.outcome is Outcome.BROKEN:
+            failures += 1
+            if failures > MAX_FAILURES_PER_REQUIREMENT:
+                omitted += 1
+                continue
+        evidence.append(EvidenceEntry(item.test, item.outcome.value, item.message, tuple(item.exchanges)))
+    return RequirementEntry(
+        id=requirement.id,
+        level=requirement.level.value,
+        area=requirement.area,
+        statement=requirement.statement,
+        source=requirement.source,
+        verdict=result.verdict.value,
+        note=result.note,
+        tests=tuple(tests),
+        checks_held=checked,
+        evidence=tuple(evidence),
+        omitted_failures=omitted,
+    )
+
+
+def _scrub(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    if isinstance(value, tuple | list):
+        return type(value)(_scrub(v, secrets) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _scrub(getattr(value, f.name), secrets) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def build_report(
+    *,
+    catalogue: Catalogue,
+    spec_digest: str,
+    target: Target,
+    results: Iterable[RequirementResult],
+    expected: Iterable[ExpectedOutcome] = (),
+    options: Mapping[str, Any],
+    seed: int | None,
+    tests: RunCounts,
+    exchanges: int,
+    started_at: str,
+    duration_s: float,
+    secrets: Iterable[str] = (),
+) -> RunReport:
+    """The scrubbed report of a run: the target's keys and `secrets` appear nowhere in it."""
+    report = RunReport(
+        suite_version=__version__,
+        spec_digest=spec_digest,
+        target=TargetInfo(
+            name=target.name,
+            base_url=shown_url(target.base_url),
+            reference=target.embedded,
+            stripe_version=target.stripe_version,
+            capabilities=tuple(sorted(target.capabilities)),
+        ),
+        started_at=started_at,
+        duration_s=round(duration_s, 3),
+        seed=seed,
+        options=dict(options),
+        tests=tests,
+        exchanges=exchanges,
+        requirements=tuple(_requirement_entry(r) for r in results),
+        expected_failures=tuple(
+            ExpectedEntry(o.entry.requirement, o.entry.reason, o.entry.expires.isoformat(), o.status.value, o.message)
+            for o in expected
+        ),
+        areas=dict(catalogue.areas),
+    )
+    known = sorted({s for s in (*target.secrets(), *secrets) if s}, key=len, reverse=True)
+    scrubbed: RunReport = _scrub(report, known)
+    return scrubbed
+
+
+def output_path_problem(option: str, value: str | Path | None) -> str | None:
+    """Why a report file could not be written there, checked before the run rather than after it."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        return f"{option} {path}: is a directory; give a file name, such as {path / 'report'}"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"{option} {path}: the directory {parent} does not exist; create it first"
+    return None
+
+
+def write_json(report: RunReport, path: Path) -> None:
+    path.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
