@@ -9,8 +9,8 @@ recurring window's end) as time passes.
 
 Rules of this file:
 - Each word of the lifecycle vocabulary (spec/schemas/lifecycle.schema.json: guards, effects,
-  conditions, invariants) gets its meaning exactly once, in the tables `GUARDS`, `EFFECTS`,
-  `CONDITIONS` and `INVARIANTS`. A word the tables do not know is a `ModelError`, so a new word
+  conditions, invariants) gets its meaning exactly once, in the tables `GUARDS`, `EFFECTS` and
+  `CONDITIONS` here and `INVARIANTS` in `conformance.invariants`. A word the tables do not know is a `ModelError`, so a new word
   in the spec cannot be silently ignored. Which trigger uses which word is the spec's business:
   nothing here is written per trigger except `ASPECTS` (which of a trigger's requirements judges
   which part of its outcome, checked against the spec by tests/conformance/test_model.py).
@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from conformance.lifecycle_spec import Lifecycle, Trigger
-from conformance.violation import Violation
 
 __all__ = [
     "ASPECTS",
     "CONDITIONS",
     "EFFECTS",
     "GUARDS",
-    "INVARIANTS",
     "NONE",
     "Emitted",
     "Limits",
@@ -44,12 +42,10 @@ __all__ = [
     "Step",
     "TokenModel",
     "aspect",
-    "captured_of",
     "elapse",
-    "invariant_violations",
     "issue",
-    "state_violations",
     "step",
+    "word",
 ]
 
 NONE = "none"  # the lifecycle's `from: [none]`: before the token exists
@@ -246,7 +242,7 @@ def aspect(trigger: Trigger, part: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- stepping
-def _word(table: Mapping[str, Any], kind: str, name: str) -> Any:
+def word(table: Mapping[str, Any], kind: str, name: str) -> Any:
     try:
         return table[name]
     except KeyError:
@@ -259,7 +255,7 @@ def _emits(trigger: Trigger) -> tuple[Emitted, ...]:
 
 def _apply(trigger: Trigger, model: TokenModel, request: Request) -> TokenModel:
     for effect in trigger.effects:
-        model = _word(EFFECTS, "effect", effect)(model, request, trigger.reason)
+        model = word(EFFECTS, "effect", effect)(model, request, trigger.reason)
     return dataclasses.replace(model, state=trigger.target)
 
 
@@ -270,7 +266,7 @@ def _follow(
     emitted: list[Emitted] = []
     for name in trigger.follow:
         follower = lifecycle.triggers[name]
-        holds = follower.when is None or _word(CONDITIONS, "condition", follower.when)(model, request.now)
+        holds = follower.when is None or word(CONDITIONS, "condition", follower.when)(model, request.now)
         if holds and model.state in follower.sources:
             model = _apply(follower, model, request)
             applied.append(name)
@@ -298,7 +294,7 @@ def step(lifecycle: Lifecycle, model: TokenModel, trigger_name: str, request: Re
             f"trigger {trigger.name!r} from state {model.state!r} is neither allowed nor forbidden by spec/lifecycle.yaml"
         )
     for name in trigger.guards:
-        if not _word(GUARDS, "guard", name)(model, request):
+        if not word(GUARDS, "guard", name)(model, request):
             violated = [f for f in lifecycle.forbidden if f.trigger == trigger.name and f.violates == name]
             requirements = (
                 violated[0].requirements
@@ -347,7 +343,7 @@ def elapse(lifecycle: Lifecycle, model: TokenModel, now: int) -> Step:
             if t.actor == "clock"
             and t.when is not None
             and current.state in t.sources
-            and _word(CONDITIONS, "condition", t.when)(current, now)
+            and word(CONDITIONS, "condition", t.when)(current, now)
         ]
         if not due:
             break
@@ -367,274 +363,3 @@ def elapse(lifecycle: Lifecycle, model: TokenModel, now: int) -> Step:
         requirements=tuple(dict.fromkeys(requirements)),
         emitted=tuple(emitted),
     )
-
-
-# ---------------------------------------------------------------------------------- views
-def captured_of(view: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(value, currency) of usage_details.amount_captured in a view."""
-    usage = view.get("usage_details") if isinstance(view.get("usage_details"), Mapping) else {}
-    assert isinstance(usage, Mapping)
-    captured = usage.get("amount_captured") if isinstance(usage.get("amount_captured"), Mapping) else {}
-    assert isinstance(captured, Mapping)
-    return captured.get("value"), captured.get("currency")
-
-
-def _limits_of(view: Mapping[str, Any]) -> Mapping[str, Any]:
-    limits = view.get("usage_limits")
-    return limits if isinstance(limits, Mapping) else {}
-
-
-def _state_of(lifecycle: Lifecycle, view: Mapping[str, Any]) -> str | None:
-    """The state an issued view shows, by its status (None when the status is unknown)."""
-    status = view.get("status")
-    return next((name for name, s in lifecycle.states.items() if s.issued_status == status), None)
-
-
-def _name(view: Mapping[str, Any]) -> str:
-    kind = "issued" if view.get("object") == "shared_payment.issued_token" else "granted"
-    return f"the {kind} view of {view.get('id')}"
-
-
-def state_violations(
-    lifecycle: Lifecycle, model: TokenModel, view: Mapping[str, Any], requirements: Mapping[str, str], *, slack: int = 0
-) -> list[Violation]:
-    """Where one view differs from the model: state, reason, deactivated_at, amount_captured.
-
-    `requirements` maps each part ("state", "captured", "deactivated_at") to the requirement a
-    difference breaks; this is how a step's own outcome is judged before the invariants.
-    """
-    found: list[Violation] = []
-    where = _name(view)
-    issued = view.get("object") == "shared_payment.issued_token"
-    if issued and _state_of(lifecycle, view) != model.state:
-        expected = lifecycle.states[model.state].issued_status if model.state in lifecycle.states else model.state
-        found.append(
-            Violation(
-                requirements["state"],
-                received=f"{where} has status {view.get('status')!r}",
-                expected=f"status {expected!r}" + (f" (deactivated_reason {model.reason})" if model.reason else ""),
-                tip="replay the numbered calls below; the status must follow spec/lifecycle.yaml",
-            )
-        )
-    if view.get("deactivated_reason") != model.reason:
-        found.append(
-            Violation(
-                requirements["state"],
-                received=f"{where} has deactivated_reason {view.get('deactivated_reason')!r}",
-                expected=f"deactivated_reason {model.reason!r}",
-                tip="the reason is set by the deactivating move and never changes afterwards",
-            )
-        )
-    at = view.get("deactivated_at")
-    if model.deactivated_at is None:
-        good = at is None
-        wanted = "null"
-    else:
-        latest = model.deactivated_by if model.deactivated_by is not None else model.deactivated_at
-        good = isinstance(at, int) and model.deactivated_at - slack <= at <= latest + slack
-        wanted = (
-            str(model.deactivated_at)
-            if latest == model.deactivated_at
-            else f"between {model.deactivated_at} and {latest}"
-        )
-    if not good and not found:
-        found.append(
-            Violation(
-                requirements["deactivated_at"],
-                received=f"{where} has deactivated_at {at!r}",
-                expected=f"deactivated_at {wanted}",
-                tip="an expiry is dated at usage_limits.expires_at (D-30); other deactivations at the moment they happen",
-            )
-        )
-    value, _currency = captured_of(view)
-    if value != model.captured:
-        found.append(
-            Violation(
-                requirements["captured"],
-                received=f"{where} has amount_captured {value!r}",
-                expected=f"amount_captured {model.captured} (the succeeded payments {list(model.payments)})",
-                tip="only a succeeded payment adds to amount_captured, by exactly its amount",
-            )
-        )
-    return found
-
-
-# ---------------------------------------------------------------------------------- invariants
-Views = tuple[Mapping[str, Any], Mapping[str, Any]]  # (issued, granted)
-InvariantCheck = Callable[[Lifecycle, TokenModel, Views, Sequence[Views]], list[tuple[str, str, str]]]
-
-
-def _within_cap(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    out = []
-    for view in views:
-        value, _ = captured_of(view)
-        cap = _limits_of(view).get("max_amount")
-        if not isinstance(value, int) or not isinstance(cap, int) or value > cap:
-            out.append(
-                (
-                    f"{_name(view)}: amount_captured {value!r}, max_amount {cap!r}",
-                    "amount_captured ≤ max_amount",
-                    "the cap holds whatever the number and order of payments",
-                )
-            )
-    return out
-
-
-def _matches_payments(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    out = []
-    for view in views:
-        value, _ = captured_of(view)
-        if value != sum(m.payments):
-            out.append(
-                (
-                    f"{_name(view)}: amount_captured {value!r}",
-                    f"{sum(m.payments)}, the sum of the succeeded payments {list(m.payments)}",
-                    "refused and declined payments capture nothing; each succeeded one adds exactly its amount",
-                )
-            )
-    return out
-
-
-def _monotonic(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    if not previous:
-        return []
-    out = []
-    for now_view, then_view in zip(views, previous[-1], strict=True):
-        now, _ = captured_of(now_view)
-        then, _ = captured_of(then_view)
-        reset = m.recurring is not None and now == 0
-        if isinstance(now, int) and isinstance(then, int) and now < then and not reset:
-            out.append(
-                (
-                    f"{_name(now_view)}: amount_captured went from {then} to {now}",
-                    "amount_captured never decreases (a refund does not restore headroom, D-09)",
-                    "only the start of a recurring window resets it, to zero",
-                )
-            )
-    return out
-
-
-def _currency_fixed(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    out = []
-    for view in views:
-        _, currency = captured_of(view)
-        limit = _limits_of(view).get("currency")
-        if currency != limit or limit != m.currency:
-            out.append(
-                (
-                    f"{_name(view)}: amount_captured.currency {currency!r}, usage_limits.currency {limit!r}",
-                    f"both {m.currency!r}, the currency the token was issued in",
-                    "a token has one currency for life",
-                )
-            )
-    return out
-
-
-def _status_matches(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    out = []
-    issued = views[0]
-    state = _state_of(lifecycle, issued)
-    expected = lifecycle.states[m.state].issued_status if m.state in lifecycle.states else m.state
-    if state != m.state:
-        out.append(
-            (
-                f"{_name(issued)}: status {issued.get('status')!r}",
-                f"status {expected!r}, a value of the status enum",
-                "a revoked, consumed or expired token is `deactivated`, with the why in deactivated_reason (D-03)",
-            )
-        )
-    for view in views:
-        reason = view.get("deactivated_reason")
-        if (reason is not None) != (m.state == "deactivated"):
-            out.append(
-                (
-                    f"{_name(view)}: deactivated_reason {reason!r} while the token is {m.state}",
-                    "deactivated_reason set exactly when the token is deactivated",
-                    "a live token has deactivated_reason null",
-                )
-            )
-    return out
-
-
-def _set_once(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    out = []
-    for earlier in previous:
-        for now_view, then_view in zip(views, earlier, strict=True):
-            for field in ("deactivated_reason", "deactivated_at"):
-                then, now = then_view.get(field), now_view.get(field)
-                if then is not None and now != then:
-                    out.append(
-                        (
-                            f"{_name(now_view)}: {field} changed from {then!r} to {now!r}",
-                            f"{field} {then!r} for good",
-                            "the first deactivation stands; later revokes are refused (D-28)",
-                        )
-                    )
-    return out[:1]
-
-
-def _views_agree(
-    lifecycle: Lifecycle, m: TokenModel, views: Views, previous: Sequence[Views]
-) -> list[tuple[str, str, str]]:
-    issued, granted = views
-    out = []
-    for field in ("usage_limits", "usage_details", "deactivated_at", "deactivated_reason"):
-        if issued.get(field) != granted.get(field):
-            out.append(
-                (
-                    f"granted {field} {granted.get(field)!r}, issued {field} {issued.get(field)!r}",
-                    f"the granted view's {field} equal to the issued view's",
-                    "both views render one token; they cannot disagree",
-                )
-            )
-    return out
-
-
-INVARIANTS: Mapping[str, InvariantCheck] = {
-    "captured_within_cap": _within_cap,
-    "captured_matches_payments": _matches_payments,
-    "captured_monotonic": _monotonic,
-    "currency_fixed": _currency_fixed,
-    "status_matches_state": _status_matches,
-    "reason_set_once": _set_once,
-    "views_agree": _views_agree,
-}
-
-
-def invariant_violations(
-    model: TokenModel,
-    issued_view: Mapping[str, Any],
-    granted_view: Mapping[str, Any],
-    previous_views: Sequence[Views] = (),
-    *,
-    lifecycle: Lifecycle,
-) -> list[Violation]:
-    """Every `invariants:` entry of the lifecycle on one reading of both views, in spec order.
-
-    `previous_views` are the earlier readings of the same token, oldest first.
-    """
-    found: list[Violation] = []
-    for invariant in lifecycle.invariants:
-        check: InvariantCheck = _word(INVARIANTS, "invariant", invariant.name)
-        for received, expected, tip in check(lifecycle, model, (issued_view, granted_view), previous_views):
-            found.append(
-                Violation(
-                    invariant.requirements[0],
-                    received=f"{received}  [invariant {invariant.name}]",
-                    expected=expected,
-                    tip=tip,
-                )
-            )
-    return found

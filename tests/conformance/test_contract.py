@@ -15,11 +15,11 @@ from conformance.clock import Clock
 from conformance.contract import (
     CHECKS,
     _for_generation,
-    _small,
     all_operation_ids,
     operation_needs,
     run_operation,
 )
+from conformance.contract_cases import _small
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
 from conformance.target import target_from_mapping

@@ -18,7 +18,8 @@ import pytest
 
 from conformance.client import Exchange, Journal, StripeClient
 from conformance.clock import Clock
-from conformance.lifecycle import call_list, plan, run_lifecycle
+from conformance.lifecycle import call_list, run_lifecycle
+from conformance.lifecycle_plan import plan
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
 from conformance.target import Target, target_from_mapping

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance import invariants as inv
 from conformance import model as m
 from conformance.lifecycle_spec import Lifecycle
 from conformance.model import Limits, Recurring, Request, TokenModel
@@ -56,7 +57,7 @@ def test_vocabulary_tables_cover_the_schema_words_exactly() -> None:
     assert set(m.GUARDS) == set(words["guard_name"]["enum"])
     assert set(m.EFFECTS) == set(words["effect"]["enum"])
     assert set(m.CONDITIONS) == set(words["condition"]["enum"])
-    assert set(m.INVARIANTS) == set(words["invariant"]["properties"]["name"]["enum"])
+    assert set(inv.INVARIANTS) == set(words["invariant"]["properties"]["name"]["enum"])
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_invariant_violations_unknown_invariant_raises_model_error() -> None:
     invariant = dataclasses.replace(LIFECYCLE.invariants[0], name="tokens_are_blue")
     broken = dataclasses.replace(LIFECYCLE, invariants=(invariant,))
     with pytest.raises(m.ModelError, match="no meaning to the invariant"):
-        m.invariant_violations(ACTIVE, *views(ACTIVE), lifecycle=broken)
+        inv.invariant_violations(ACTIVE, *views(ACTIVE), lifecycle=broken)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +285,7 @@ def test_aspects_name_requirements_of_their_trigger() -> None:
 # ------------------------------------------------------------------ judging views
 def test_invariants_faithful_views_have_no_violation() -> None:
     used = m.step(LIFECYCLE, ACTIVE, "use", Request("seller", NOW, amount=300, currency="usd")).model
-    assert m.invariant_violations(used, *views(used), [views(ACTIVE)], lifecycle=LIFECYCLE) == []
+    assert inv.invariant_violations(used, *views(used), [views(ACTIVE)], lifecycle=LIFECYCLE) == []
 
 
 def _broken(field: str, value: Any, *, granted_only: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -315,7 +316,7 @@ def _broken(field: str, value: Any, *, granted_only: bool = False) -> tuple[dict
 def test_invariant_broken_view_names_its_first_requirement(
     invariant: str, damage: tuple[Mapping[str, Any], Mapping[str, Any]], previous: tuple[Any, ...]
 ) -> None:
-    found = m.invariant_violations(ACTIVE, *damage, previous, lifecycle=LIFECYCLE)
+    found = inv.invariant_violations(ACTIVE, *damage, previous, lifecycle=LIFECYCLE)
     expected = next(i for i in LIFECYCLE.invariants if i.name == invariant).requirements[0]
     assert expected in [v.requirement for v in found]
     assert any(f"[invariant {invariant}]" in v.received for v in found)
@@ -324,7 +325,7 @@ def test_invariant_broken_view_names_its_first_requirement(
 
 def test_invariant_captured_monotonic_decrease_is_a_violation() -> None:
     earlier = dataclasses.replace(ACTIVE, captured=300, payments=(300,))
-    found = m.invariant_violations(ACTIVE, *views(ACTIVE), [views(earlier)], lifecycle=LIFECYCLE)
+    found = inv.invariant_violations(ACTIVE, *views(ACTIVE), [views(earlier)], lifecycle=LIFECYCLE)
     assert "SPT-USE-006" in [v.requirement for v in found]
     assert any("captured_monotonic" in v.received for v in found)
 
@@ -332,18 +333,18 @@ def test_invariant_captured_monotonic_decrease_is_a_violation() -> None:
 def test_invariant_reason_set_once_change_is_a_violation() -> None:
     revoked = deactivated("revoked")
     later = dataclasses.replace(revoked, reason="expired")
-    found = m.invariant_violations(later, *views(later), [views(revoked)], lifecycle=LIFECYCLE)
+    found = inv.invariant_violations(later, *views(later), [views(revoked)], lifecycle=LIFECYCLE)
     assert any(v.requirement == "SPT-REV-006" and "reason_set_once" in v.received for v in found)
 
 
 def test_state_violations_blame_the_given_requirement() -> None:
     parts = {"state": "SPT-REV-001", "captured": "SPT-USE-004", "deactivated_at": "SPT-EXP-003"}
     revoked = deactivated("revoked")
-    found = m.state_violations(LIFECYCLE, revoked, views(ACTIVE)[0], parts)
+    found = inv.state_violations(LIFECYCLE, revoked, views(ACTIVE)[0], parts)
     assert [v.requirement for v in found][:1] == ["SPT-REV-001"]
     late = {**views(revoked)[0], "deactivated_at": NOW + 3}
-    assert [v.requirement for v in m.state_violations(LIFECYCLE, revoked, late, parts)] == ["SPT-EXP-003"]
-    assert m.state_violations(LIFECYCLE, revoked, late, parts, slack=3) == []
+    assert [v.requirement for v in inv.state_violations(LIFECYCLE, revoked, late, parts)] == ["SPT-EXP-003"]
+    assert inv.state_violations(LIFECYCLE, revoked, late, parts, slack=3) == []
 
 
 # ------------------------------------------------------------------ a property
@@ -379,5 +380,5 @@ def test_model_random_sequences_keep_every_invariant(
             assert step.accepted or step.model == token
             token = step.model
         assert 0 <= token.captured <= token.max_amount
-        assert m.invariant_violations(token, *views(token), readings, lifecycle=LIFECYCLE) == []
+        assert inv.invariant_violations(token, *views(token), readings, lifecycle=LIFECYCLE) == []
         readings.append(views(token))
