@@ -2,7 +2,9 @@
 
 Exit codes, for every subcommand: 0 success (every applicable MUST passed); 1 a MUST failed;
 2 a usage or configuration error (including a broken specification); 3 the target is
-unreachable or unusable.
+unreachable or unusable. For the recording commands: `replay` exits 2 when the recording cannot
+answer the run (or was made against another spec without --allow-spec-drift); `cassettes lint`
+and `verify` exit 1 when they find something.
 """
 
 from __future__ import annotations
@@ -128,34 +130,91 @@ def _target_mapping(args: argparse.Namespace) -> dict[str, Any] | None:
     return mapping
 
 
-def _run(args: argparse.Namespace) -> int:
-    from conformance.runner import RunRequest, run
+def _run_request(args: argparse.Namespace, command: str) -> Any:
+    from conformance.runner import RunRequest
 
     try:
         mapping = _target_mapping(args)
     except _UsageError as exc:
-        print(f"spt-conformance run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    request = RunRequest(
+        print(f"spt-conformance {command}: {exc}", file=sys.stderr)
+        return None
+    return RunRequest(
         target_file=args.target,
         target_mapping=mapping,
         only=tuple(args.only),
         skip=tuple(args.skip),
         seed=args.seed,
         max_examples=args.max_examples,
-        quick=args.quick,
+        quick=getattr(args, "quick", False),
         strict=args.strict,
         max_wait=args.max_wait,
         events=args.events,
         public_url=args.public_url,
         receiver_port=args.receiver_port,
-        expected_failures=args.expected_failures,
+        expected_failures=getattr(args, "expected_failures", None),
+        json=getattr(args, "json", None),
+        junit=getattr(args, "junit", None),
+        html=getattr(args, "html", None),
+        workers=getattr(args, "workers", None),
+        record=getattr(args, "record", None),
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from conformance.runner import run
+
+    request = _run_request(args, "run")
+    return EXIT_USAGE if request is None else run(request)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from conformance.runner import ReplayRequest, replay
+
+    request = ReplayRequest(
+        args.directory,
+        allow_spec_drift=args.allow_spec_drift,
+        only=tuple(args.only),
+        skip=tuple(args.skip),
         json=args.json,
         junit=args.junit,
         html=args.html,
-        workers=args.workers,
     )
-    return run(request)
+    return replay(request)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from conformance.cassette_lint import lint_directory
+
+    if not args.directory.is_dir():
+        print(f"spt-conformance cassettes lint: {args.directory} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    findings = lint_directory(args.directory)
+    for finding in findings:
+        print(finding.render())
+    if findings:
+        print(
+            f"{len(findings)} secret(s) or card number(s) left in {args.directory}: scrub them (or record again) "
+            "before sharing it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"{args.directory}: no secret and no card number")
+    return EXIT_OK
+
+
+def _certify(args: argparse.Namespace) -> int:
+    from conformance.bundle import certify
+
+    request = _run_request(args, "certify")
+    if request is None:
+        return EXIT_USAGE
+    return certify(request, args.out, out=sys.stdout, err=sys.stderr)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from conformance.bundle import verify
+
+    return verify(args.bundle, out=sys.stdout, err=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -184,7 +243,7 @@ def _positive(kind: type[int] | type[float]) -> Any:
     return parse
 
 
-def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -> None:
     from conformance.target import DECLARED_CAPABILITIES
 
     where = run.add_argument_group(
@@ -226,12 +285,15 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     choose.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out (repeatable)")
     choose.add_argument("--seed", type=int, metavar="N", help="seed of the generated tests (default: random, printed)")
     choose.add_argument("--max-examples", type=_positive(int), metavar="N", help="examples per generated test")
-    choose.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
-    )
-    choose.add_argument("-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)")
+    if not certify:
+        choose.add_argument(
+            "--quick",
+            action="store_true",
+            help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
+        )
+        choose.add_argument(
+            "-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)"
+        )
 
     behave = run.add_argument_group("judgement and time")
     behave.add_argument("--strict", action="store_true", help="fail decision requirements too, instead of INFO")
@@ -247,11 +309,65 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="listen for webhooks on this loopback port (what a tunnel forwards to); default: a free one",
     )
 
+    if certify:
+        run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
+        return
     reports = run.add_argument_group("reports")
     reports.add_argument("--expected-failures", type=Path, metavar="FILE", help="YAML list of {id, reason, expires}")
+    _add_report_arguments(reports)
+    reports.add_argument(
+        "--record", type=Path, metavar="DIR", help="record every exchange, scrubbed, as cassettes (see cassettes/)"
+    )
+
+
+def _add_report_arguments(reports: Any) -> None:
     reports.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report")
     reports.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one testcase per requirement")
     reports.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
+
+
+def _add_recording_commands(commands: Any) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="re-run the suite's checks against a recording, offline",
+        description="Replay a recording (spt-conformance run --record DIR): the suite's tests run again against "
+        "the recorded responses, with no server and no network, and judge them afresh. Exit 0 or 1 as the run "
+        "would; 2 if the recording cannot answer the run or was made against another spec.",
+    )
+    replay.add_argument("directory", type=Path, metavar="DIR", help="the recording (holding manifest.json)")
+    replay.add_argument(
+        "--allow-spec-drift", action="store_true", help="replay a recording made against another spec version"
+    )
+    replay.add_argument("--only", action="append", default=[], metavar="GLOB|AREA", help="replay only these")
+    replay.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out")
+    _add_report_arguments(replay.add_argument_group("reports"))
+    replay.set_defaults(handler=_replay)
+
+    cassettes = commands.add_parser("cassettes", help="check recordings")
+    cassette_commands = cassettes.add_subparsers(dest="cassettes_command", required=True, metavar="SUBCOMMAND")
+    lint = cassette_commands.add_parser(
+        "lint", help="fail (exit 1) on any secret or card number left in DIR, naming file and line"
+    )
+    lint.add_argument("directory", type=Path, metavar="DIR")
+    lint.set_defaults(handler=_lint)
+
+    certify = commands.add_parser(
+        "certify",
+        help="run the full suite with recording and write a verifiable bundle",
+        description="Certify a server: run the suite, record every exchange, and write BUNDLE/ and BUNDLE.zip "
+        "with the reports (JSON, JUnit, HTML), the cassettes, their manifest and SHA256SUMS.",
+    )
+    _add_run_arguments(certify, certify=True)
+    certify.set_defaults(handler=_certify)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check a bundle: hashes, secrets, and a replay that gives the reported verdicts",
+        description="Verify a certification bundle (directory or .zip). Exit 0 if it is what certify wrote, 1 if "
+        "not (naming each changed file or verdict), 2 if it cannot be read.",
+    )
+    verify.add_argument("bundle", type=Path, metavar="BUNDLE")
+    verify.set_defaults(handler=_verify)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -271,6 +387,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_run_arguments(run)
     run.set_defaults(handler=_run)
+    _add_recording_commands(commands)
 
     serve = commands.add_parser(
         "serve",

@@ -10,6 +10,11 @@ Push: the first test that uses events creates one webhook endpoint per account (
 `*`) pointing at the receiver; the endpoints last for the pytest process and are deleted at its
 end. Pull: `GET /v1/events`, newest first, paged back only as far as the newest event that
 existed when the test began, so a busy account is not read from the start each time.
+
+Replaying a recording, time is virtual: a pause adds to the clock instead of sleeping. Pushed
+deliveries are all in the receiver before the test starts, so nothing is waited for (no quiet
+period); pulled events come from recorded polls, so the waits run their course in virtual time,
+polling as a live run would.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -134,18 +139,29 @@ def create_endpoint(
 
 
 class WebhookEndpoints:
-    """The session's endpoints, one per account, made on first need and deleted at the end."""
+    """The session's endpoints, one per account, made on first need and deleted at the end.
 
-    def __init__(self, run: RunState, receiver: Receiver) -> None:
+    `scope` is entered around their requests: a recording keeps them with the session's traffic,
+    not the test's that happened to need them first, so any test can be replayed on its own.
+    """
+
+    def __init__(
+        self,
+        run: RunState,
+        receiver: Receiver,
+        scope: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+    ) -> None:
         self.run = run
         self.receiver = receiver
+        self.scope = scope or contextlib.nullcontext
         self._by_role: dict[str, Endpoint] = {}
         self._lock = threading.Lock()
 
     def ensure(self, client: StripeClient) -> Endpoint:
         with self._lock:
             if client.role not in self._by_role:
-                self._by_role[client.role] = create_endpoint(client, self.receiver)
+                with self.scope():
+                    self._by_role[client.role] = create_endpoint(client, self.receiver)
             return self._by_role[client.role]
 
     def get(self, role: str) -> Endpoint | None:
@@ -160,7 +176,7 @@ class WebhookEndpoints:
         for endpoint in made:
             client = self.run.client(accounts[endpoint.role], Journal())
             # Best effort at session end: the target may already be gone.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), self.scope():
                 client.delete(f"{WEBHOOK_ENDPOINTS}/{endpoint.id}")
 
 
@@ -175,6 +191,7 @@ class EventLog:
         mode: Via | None,
         reason: str = "",
         endpoints: WebhookEndpoints | None = None,
+        replay: bool = False,
     ) -> None:
         if mode == "push" and endpoints is None:
             raise ValueError("push needs the session's webhook endpoints")
@@ -188,6 +205,10 @@ class EventLog:
         self.quiet = (0.2 if mode == "push" else 0.5) if embedded else (3.0 if mode == "push" else 5.0)
         if run.options.quick:
             self.quiet /= 2  # a smoke run trades some certainty about late duplicates for speed
+        self.replay = replay
+        if replay and mode == "push":
+            self.quiet = 0.0  # every delivery the recording got is in the receiver already
+        self._virtual = time.monotonic()
         self.poll_interval = 0.05 if embedded else 1.0
         self._clients = {a.role: run.client(a, journal) for a in run.target.accounts}
         self._pulled: dict[str, dict[str, ObservedEvent]] = {}
@@ -212,7 +233,7 @@ class EventLog:
             assert self.endpoints is not None
             for client in self._clients.values():
                 self.endpoints.ensure(client)
-            self._cursor = len(self.endpoints.receiver.deliveries())
+            self._cursor = self.endpoints.receiver.floor()
         elif self.mode == "pull":
             for role, client in self._clients.items():
                 exchange = client.get(EVENTS, {"limit": 1})
@@ -240,10 +261,10 @@ class EventLog:
         """
         self._require_source()
         limit = self.max_wait if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline = self._now() + limit
         while True:
             found = self._matching(role, object_id, event_type)
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._now()
             if len(found) >= count or remaining <= 0:
                 break
             self._pause(remaining)
@@ -267,12 +288,14 @@ class EventLog:
         """
         self._require_source()
         quiet = self.quiet if quiet is None else quiet
-        started = time.monotonic()
+        if self.replay and self.mode == "push":
+            quiet = 0.0
+        started = self._now()
         deadline = started + max(self.max_wait, quiet)
         seen, last_change = -1, started
         while True:
             found = self._matching(role, object_id, None)
-            now = time.monotonic()
+            now = self._now()
             if len(found) != seen:
                 seen, last_change = len(found), now
             calm = now - last_change
@@ -312,7 +335,14 @@ class EventLog:
         self._report_findings(found)
         return sorted(found, key=lambda e: e.observed_at)
 
+    def _now(self) -> float:
+        return self._virtual if self.replay else time.monotonic()
+
     def _pause(self, remaining: float) -> None:
+        if self.replay:
+            step = 0.5 if self.mode == "push" else self.poll_interval
+            self._virtual += max(min(remaining, step), 0.001)
+            return
         if self.mode == "push" and self.endpoints is not None:
             self.endpoints.receiver.changes(min(remaining, 0.5))
         else:

@@ -12,6 +12,11 @@ made. The controller gathers both in `pytest_runtest_logreport`, decides the ver
 of the session, applies the expected failures, and builds one scrubbed `RunReport` from which the
 JSON, JUnit and HTML files and the terminal summary are all written. `spt-conformance run`
 reads that report with `run_report(config)`.
+
+With `--spt-record DIR` the run is recorded (`conformance.cassette_record`), and with
+`--spt-replay DIR` it is replayed from a recording (`conformance.cassette_replay`): both are
+plugin objects registered here, reached by the suite's fixtures through
+`conformance.cassette.cassette_session`.
 """
 
 from __future__ import annotations
@@ -44,7 +49,16 @@ from conformance.target import TargetError, load_target
 from conformance.verdicts import Evidence, Outcome, RequirementResult, decide
 from conformance.violation import Violation, ViolationGroup
 
-__all__ = ["JOURNAL_KEY", "REPORT_KEY", "STATE_KEY", "requirement_ids", "run_report", "run_state"]
+__all__ = [
+    "JOURNAL_KEY",
+    "REPORT_KEY",
+    "STATE_KEY",
+    "fold_outcome",
+    "requirement_ids",
+    "run_report",
+    "run_results",
+    "run_state",
+]
 
 STATE_KEY = pytest.StashKey[RunState]()
 JOURNAL_KEY = pytest.StashKey[Journal]()
@@ -87,6 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="YAML list of {id, reason, expires} for requirements known to fail",
     )
+    group.addoption("--spt-record", metavar="DIR", help="record every exchange of the run as cassettes in DIR")
+    group.addoption("--spt-replay", metavar="DIR", help=argparse.SUPPRESS)  # spt-conformance replay
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("--spt-seed"),
         max_examples=config.getoption("--spt-max-examples"),
         quick=config.getoption("--spt-quick"),
+        record=Path(config.getoption("--spt-record")) if config.getoption("--spt-record") else None,
     )
     unknown = [p for p in (*options.only, *options.skip) if not spec.catalogue.matching(p)]
     if unknown:
@@ -128,10 +145,50 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     state = RunState(spec, target, options)
     config.stash[STATE_KEY] = state
+    _configure_cassettes(config, state)
     config.pluginmanager.register(_Collector(state), "spt-conformance-collector")
 
 
+def _configure_cassettes(config: pytest.Config, state: RunState) -> None:
+    from conformance.cassette import CassetteError, read_manifest, set_cassette_session
+
+    record, replay = config.getoption("--spt-record"), config.getoption("--spt-replay")
+    if not record and not replay:
+        return
+    if record and replay:
+        raise pytest.UsageError("--spt-record and --spt-replay exclude each other")
+    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "a recording is made and replayed in one process (session-wide objects are made in test "
+            "order); drop -n / --workers"
+        )
+    session: Any
+    if record:
+        from conformance.cassette_record import Recorder, prepare_directory
+
+        problem = prepare_directory(Path(record))
+        if problem:
+            raise pytest.UsageError(problem)
+        session = Recorder(Path(record), state)
+    else:
+        from conformance.cassette_replay import Replayer
+
+        try:
+            manifest = read_manifest(Path(replay))
+        except CassetteError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        session = Replayer(Path(replay), manifest, state)
+    set_cassette_session(config, session)
+    config.pluginmanager.register(session, "spt-conformance-cassettes")
+    session.start()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from conformance.cassette import cassette_session
+
+    cassettes: Any = cassette_session(config)
+    if cassettes is not None:
+        cassettes.stop()
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.close()
@@ -145,6 +202,11 @@ def run_state(config: pytest.Config) -> RunState | None:
 def run_report(config: pytest.Config) -> RunReport | None:
     """The scrubbed report of the run, once the session has finished (None on xdist workers)."""
     return config.stash.get(REPORT_KEY, None)
+
+
+def run_results(config: pytest.Config) -> list[RequirementResult] | None:
+    """The verdicts of the run before expected failures are applied (what recordings keep)."""
+    return config.stash.get(RESULTS_KEY, None)
 
 
 def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -319,6 +381,18 @@ def _from_json(data: dict[str, Any]) -> Evidence:
     )
 
 
+def fold_outcome(outcomes: dict[str, str], report: pytest.TestReport) -> None:
+    """Fold one phase's report into the test's outcome: any failing phase (setup, call or
+    teardown) makes it failed; otherwise the first skip or the passing call decides."""
+    previous = outcomes.get(report.nodeid)
+    if report.failed:
+        outcomes[report.nodeid] = "failed"
+    elif report.skipped and previous is None:
+        outcomes[report.nodeid] = "skipped"
+    elif report.when == "call" and report.passed and previous is None:
+        outcomes[report.nodeid] = "passed"
+
+
 class _Collector:
     """Gathers evidence as reports arrive (on the xdist controller, or in a plain session) and
     decides the verdicts when the session ends."""
@@ -341,13 +415,7 @@ class _Collector:
                 self.evidence.extend(_from_json(item) for item in value)
             elif name == EXCHANGES_PROPERTY and isinstance(value, int):
                 self.exchanges += value
-        previous = self.outcomes.get(report.nodeid)
-        if report.failed:
-            self.outcomes[report.nodeid] = "failed"
-        elif report.skipped and previous is None:
-            self.outcomes[report.nodeid] = "skipped"
-        elif report.when == "call" and report.passed and previous is None:
-            self.outcomes[report.nodeid] = "passed"
+        fold_outcome(self.outcomes, report)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -363,6 +431,8 @@ class _Collector:
             strict=state.options.strict,
         )
         config.stash[RESULTS_KEY] = results
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            self._finish_recording(config, results)
         entries: tuple[ExpectedFailure, ...] = config.stash.get(EXPECTED_KEY, ())
         results, expected = apply_expected_failures(results, entries, dt.date.today())
         outcomes = list(self.outcomes.values())
@@ -393,6 +463,15 @@ class _Collector:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
         session.exitstatus = pytest.ExitCode.TESTS_FAILED if report.exit_code else pytest.ExitCode.OK
+
+    @staticmethod
+    def _finish_recording(config: pytest.Config, results: list[RequirementResult]) -> None:
+        from conformance.cassette import cassette_session
+        from conformance.cassette_record import Recorder
+
+        recorder = cassette_session(config)
+        if isinstance(recorder, Recorder):
+            recorder.finish(results)
 
 
 def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:

@@ -16,6 +16,11 @@ it arrived.
 
 For tests of retries, an endpoint can answer 500 to the first N deliveries of each event (counted
 per event id, so concurrent tests' events do not use up each other's failures) or answer late.
+
+Replaying a recording (`replay=True`), the receiver listens on no port: the deliveries a test's
+cassette holds are injected up front (`inject`), each recorded endpoint name is mapped to the
+endpoint this run made in its place (`alias`, learnt when the run's webhook URL met the recorded
+one), and waiting never blocks, since nothing more will come.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ __all__ = [
 
 DEFAULT_TOLERANCE = 300
 HOOKS = "/hooks/"
+REPLAY_BASE_URL = "http://127.0.0.1:9"  # what a replaying receiver answers for its address: nothing listens
 # The registered checks that read a body for what must never be in it; they apply to what a
 # target pushes as much as to what it answers. (Request-Id, Content-Type and error shape are
 # response conventions, not delivery ones.)
@@ -138,6 +144,11 @@ class Delivery:
     attempt: int  # 1 for the first delivery of this event to this endpoint, 2 for its first retry…
     signature: SignatureVerdict | None = None  # None until the endpoint's secret is known
     findings: tuple[Violation, ...] = ()
+    signed_body: bytes | None = None  # replayed: the recorded (scrubbed) bytes the signature covers
+
+    @property
+    def signed(self) -> bytes:
+        return self.body if self.signed_body is None else self.signed_body
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -209,9 +220,15 @@ class Receiver:
         inspect: Callable[[Delivery], Sequence[Violation]] | None = None,
         tolerance: int = DEFAULT_TOLERANCE,
         port: int = 0,
+        replay: bool = False,
     ) -> None:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.port = port
+        self.replay = replay
+        self._started = False
+        self._secrets: dict[str, str] = {}  # every endpoint's secret, kept after it is unregistered
+        self._aliases: dict[str, str] = {}  # replay: recorded endpoint name -> this run's
+        self._floor = 0  # replay: where the running test's injected deliveries begin
         self.inspect = inspect
         self.tolerance = tolerance
         self._endpoints: dict[str, _Endpoint] = {}
@@ -222,6 +239,9 @@ class Receiver:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Receiver:
+        if self.replay:
+            self._started = True
+            return self
         if self._server is not None:
             return self
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
@@ -235,6 +255,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self._started = False
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -252,6 +273,8 @@ class Receiver:
     @property
     def base_url(self) -> str:
         """Where the receiver listens (loopback)."""
+        if self.replay and self._started:
+            return REPLAY_BASE_URL
         if self._server is None:
             raise RuntimeError("the receiver is not started")
         host, port = self._server.server_address[:2]
@@ -278,8 +301,9 @@ class Receiver:
         """Learn an endpoint's secret, and verify what arrived before it was known."""
         with self._changed:
             self._endpoints[name].secret = secret
+            self._secrets[name] = secret
             self._deliveries = [
-                dataclasses.replace(d, signature=self._verify(d.body, d.headers, secret, d.received_wall))
+                dataclasses.replace(d, signature=self._verify(d.signed, d.headers, secret, d.received_wall))
                 if d.endpoint == name and d.signature is None
                 else d
                 for d in self._deliveries
@@ -299,6 +323,63 @@ class Receiver:
         with self._changed:
             self._endpoints.pop(name, None)
 
+    def secret_for(self, name: str) -> str | None:
+        """The secret an endpoint had, even after it was unregistered (recordings re-sign with it)."""
+        with self._changed:
+            return self._secrets.get(name)
+
+    # ------------------------------------------------------------------ replay
+    def inject(self, deliveries: Sequence[Delivery]) -> None:
+        """Replay: deliveries the recording got, as if they had just arrived; the running test's
+        deliveries begin here (`floor`)."""
+        with self._changed:
+            self._floor = len(self._deliveries)
+        for delivery in deliveries:
+            self._deliveries_append(self._adopt(delivery))
+
+    def alias(self, recorded: str, local: str) -> None:
+        """Replay: deliveries to the recorded endpoint `recorded` are deliveries to `local`."""
+        with self._changed:
+            self._aliases[recorded] = local
+            stored = list(self._deliveries)
+        self._deliveries_replace([self._adopt(d) if d.endpoint == recorded else d for d in stored])
+
+    def learn_secret(self, name: str, secret: str) -> None:
+        """Replay: the secret of an endpoint the recording made, which this run may never make
+        (a part of a recording replayed alone), so its deliveries are still verified."""
+        with self._changed:
+            self._secrets.setdefault(name, secret)
+            stored = list(self._deliveries)
+        self._deliveries_replace([self._adopt(d) if d.endpoint == name and d.signature is None else d for d in stored])
+
+    def floor(self) -> int:
+        """Where deliveries that may concern the running test begin."""
+        with self._changed:
+            return self._floor if self.replay else len(self._deliveries)
+
+    def _adopt(self, delivery: Delivery) -> Delivery:
+        with self._changed:
+            name = self._aliases.get(delivery.endpoint, delivery.endpoint)
+            secret = self._secrets.get(name)
+        adopted = dataclasses.replace(delivery, endpoint=name)
+        if secret is not None:
+            adopted = dataclasses.replace(
+                adopted, signature=self._verify(adopted.signed, adopted.headers, secret, adopted.received_wall)
+            )
+        if self.inspect is not None and not adopted.findings:
+            adopted = dataclasses.replace(adopted, findings=tuple(self.inspect(adopted)))
+        return adopted
+
+    def _deliveries_append(self, delivery: Delivery) -> None:
+        with self._changed:
+            self._deliveries.append(delivery)
+            self._changed.notify_all()
+
+    def _deliveries_replace(self, deliveries: list[Delivery]) -> None:
+        with self._changed:
+            self._deliveries = deliveries
+            self._changed.notify_all()
+
     # ------------------------------------------------------------------ reading
     def deliveries(self, endpoint: str | None = None) -> list[Delivery]:
         with self._changed:
@@ -309,6 +390,8 @@ class Receiver:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate(list(self._deliveries)):
+                if self.replay:
+                    return False  # everything the recording got is here already
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -318,6 +401,8 @@ class Receiver:
     def changes(self, timeout: float) -> bool:
         """Block until any delivery arrives, or `timeout` seconds pass; say which."""
         with self._changed:
+            if self.replay:
+                return False
             count = len(self._deliveries)
             self._changed.wait_for(lambda: len(self._deliveries) != count, timeout)
             return len(self._deliveries) != count

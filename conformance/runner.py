@@ -11,6 +11,11 @@ summary and return its exit code.
 
 With no target, the bundled reference server starts in this process on a free loopback port
 with a throwaway database, and is certified with its decisions counted as requirements.
+
+`--record DIR` records the run (`conformance.cassette_record`); `replay` runs the suite again
+from such a recording, with no server and no network: the recorded target, seed and selection
+are passed again, the tests judge the recorded responses afresh, and the verdicts are compared
+with the recorded ones.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import importlib.util
 import os
 import random
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +38,7 @@ import yaml
 
 from conformance import __version__
 from conformance.expected import ExpectedFailuresError, load_expected_failures
-from conformance.plugin import run_report
+from conformance.plugin import run_report, run_results
 from conformance.preflight import TargetUnusable, preflight
 from conformance.progress import Progress
 from conformance.report import RunReport, output_path_problem, shown_url
@@ -40,7 +46,18 @@ from conformance.report_text import render_summary
 from conformance.spec import Spec, SpecError, default_spec
 from conformance.target import Target, TargetError, load_target, target_from_mapping
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "RunRequest", "run"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "ReplayOutcome",
+    "ReplayRequest",
+    "RunRequest",
+    "replay",
+    "replay_outcome",
+    "run",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # Ctrl-C: not a verdict, the shell's convention
@@ -71,6 +88,7 @@ class RunRequest:
     html: Path | None = None
     workers: str | None = None  # a number, or "auto"; None or "0" runs in this process
     suite: str = "conformance.suite"  # the package of tests; tests of the runner use a small fake
+    record: Path | None = None  # record the run's exchanges as cassettes in this directory
 
 
 class _Stop(Exception):
@@ -84,8 +102,16 @@ class _ReportCatcher:
 
     report: RunReport | None = None
 
+    results: list[Any] | None = None
+    misses: list[str] | None = None
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        from conformance.cassette import cassette_session
+
         self.report = run_report(config)
+        self.results = run_results(config)
+        session = cassette_session(config)
+        self.misses = list(getattr(session, "misses", []) or [])
 
 
 def _check_request(request: RunRequest, spec: Spec) -> None:
@@ -113,6 +139,14 @@ def _check_request(request: RunRequest, spec: Spec) -> None:
         raise _Stop(EXIT_USAGE, "--receiver-port listens on one port, so it cannot be shared by --workers processes")
     if importlib.util.find_spec(request.suite) is None:
         raise _Stop(EXIT_USAGE, f"the test package {request.suite} cannot be imported; reinstall spt-conformance")
+    if request.record is not None:
+        from conformance.cassette_record import prepare_directory
+
+        if request.workers not in (None, "0"):
+            raise _Stop(EXIT_USAGE, "--record runs in one process (a recording replays in test order); drop --workers")
+        problem = prepare_directory(request.record)
+        if problem:
+            raise _Stop(EXIT_USAGE, problem)
 
 
 def _write_private(path: Path, mapping: Mapping[str, Any]) -> None:
@@ -211,6 +245,7 @@ def pytest_arguments(request: RunRequest, target_file: Path, *, reference: bool,
         ("--spt-json", request.json),
         ("--spt-junit", request.junit),
         ("--spt-html", request.html),
+        ("--spt-record", request.record),
     )
     for flag, value in valued:
         if value is not None:
@@ -228,17 +263,36 @@ def pytest_arguments(request: RunRequest, target_file: Path, *, reference: bool,
 def _hypothesis_storage(directory: Path) -> Iterator[None]:
     """Hypothesis keeps an example database under the current directory by default: a run must
     not leave `.hypothesis/` in the user's project, nor replay examples from an earlier run
-    (a run is reproduced by its seed). Workers inherit the variable."""
+    (a run is reproduced by its seed). Workers inherit the variable.
+
+    Its Unicode tables (`unicode_data/`, which depend on nothing but the Unicode version, and
+    take more than a second to build) are kept between runs in the user's cache directory."""
     name = "HYPOTHESIS_STORAGE_DIRECTORY"
     previous = os.environ.get(name)
     os.environ[name] = str(directory)
+    tables = _unicode_cache()
+    with contextlib.suppress(OSError):
+        if tables is not None and tables.is_dir():
+            shutil.copytree(tables, directory / "unicode_data", dirs_exist_ok=True)
     try:
         yield
     finally:
+        with contextlib.suppress(OSError):
+            if tables is not None and (directory / "unicode_data").is_dir():
+                shutil.copytree(directory / "unicode_data", tables, dirs_exist_ok=True)
         if previous is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = previous
+
+
+def _unicode_cache() -> Path | None:
+    """Where Hypothesis's Unicode tables are kept between runs ($SPT_CONFORMANCE_CACHE, else the
+    XDG cache directory); None when there is no home to keep them in."""
+    if os.environ.get("SPT_CONFORMANCE_CACHE"):
+        return Path(os.environ["SPT_CONFORMANCE_CACHE"]) / "hypothesis-unicode"
+    base = os.environ.get("XDG_CACHE_HOME") or (str(Path.home() / ".cache") if Path.home().is_dir() else "")
+    return Path(base) / "spt-conformance" / "hypothesis-unicode" if base else None
 
 
 def _describe(target: Target) -> str:
@@ -298,8 +352,133 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
             progress = Progress(out, live=live)
             catcher = _ReportCatcher()
             code = pytest.main(args, plugins=[progress, catcher])
-            return _conclude(int(code), progress, catcher.report, request, out)
+            exit_code = _conclude(int(code), progress, catcher.report, request, out)
+            if request.record is not None and (request.record / "manifest.json").is_file():
+                out.write(f"\nRecorded: {request.record} (replay it with `spt-conformance replay {request.record}`)\n")
+            return exit_code
     except _Stop as stop:
         err.write(f"spt-conformance run: {stop}\n")
         err.flush()
         return stop.code
+
+
+# ---------------------------------------------------------------------------------- replay
+@dataclass(frozen=True)
+class ReplayRequest:
+    """What `spt-conformance replay` was asked to do."""
+
+    directory: Path
+    allow_spec_drift: bool = False
+    only: tuple[str, ...] = ()  # a part of the recording, by requirement
+    skip: tuple[str, ...] = ()
+    json: Path | None = None
+    junit: Path | None = None
+    html: Path | None = None
+    suite: str = "conformance.suite"
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    code: int
+    verdicts: Mapping[str, str]  # requirement ID -> verdict, as replayed (before expected failures)
+    differences: tuple[tuple[str, str, str], ...] = ()  # (ID, recorded, replayed)
+    misses: tuple[str, ...] = ()
+    message: str = ""  # why there are no verdicts (a usage error)
+
+
+def replay(
+    request: ReplayRequest, *, out: TextIO | None = None, err: TextIO | None = None, live: bool | None = None
+) -> int:
+    """Replay a recording; 0 or 1 as a run would say, 2 if it cannot be replayed faithfully."""
+    return replay_outcome(request, out=out, err=err, live=live).code
+
+
+def replay_outcome(
+    request: ReplayRequest, *, out: TextIO | None = None, err: TextIO | None = None, live: bool | None = None
+) -> ReplayOutcome:
+    from conformance.cassette import CassetteError, read_manifest
+
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    live = out.isatty() if live is None else live
+    try:
+        try:
+            manifest = read_manifest(request.directory)
+            spec = default_spec()
+        except CassetteError as exc:
+            raise _Stop(EXIT_USAGE, str(exc)) from None
+        except SpecError as exc:
+            raise _Stop(EXIT_USAGE, f"the specification is broken:\n{exc.render()}") from None
+        if manifest.spec_digest != spec.digest:
+            drift = (
+                f"{request.directory} was recorded against spec sha256 {manifest.spec_digest[:12]}, and this suite's "
+                f"spec is {spec.digest[:12]}: requirements or schemas changed since"
+            )
+            if not request.allow_spec_drift:
+                raise _Stop(EXIT_USAGE, f"{drift}; record again, or pass --allow-spec-drift to replay anyway")
+            err.write(f"spt-conformance replay: warning: {drift}; replaying anyway (--allow-spec-drift)\n")
+        options = manifest.options
+        run_request = RunRequest(
+            only=request.only or tuple(options.get("only") or ()),
+            skip=(*(options.get("skip") or ()), *request.skip),
+            seed=manifest.seed,
+            max_examples=options.get("max_examples"),
+            quick=bool(options.get("quick")),
+            strict=bool(options.get("strict")),
+            max_wait=options.get("max_wait"),
+            events=str(options.get("events") or "auto"),
+            public_url=options.get("public_url"),
+            json=request.json,
+            junit=request.junit,
+            html=request.html,
+            suite=request.suite,
+        )
+        _check_request(run_request, spec)
+        with contextlib.ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spt-replay-")))
+            target_file = workdir / "target.yaml"
+            _write_private(target_file, manifest.target_mapping())
+            out.write(
+                f"spt-conformance {__version__}: replaying {request.directory} ({manifest.target.get('name')}, "
+                f"recorded {manifest.recorded_at}, seed {manifest.seed}; no server, no network)\n"
+            )
+            out.flush()
+            reference = bool(manifest.target.get("reference"))
+            args = pytest_arguments(
+                run_request, target_file, reference=reference, workdir=workdir, seed=manifest.seed or 0
+            )
+            # No assertion rewriting: the suite judges through conformance.violation, and rewriting
+            # every module of the suite's dependencies again costs more than a replay of a module.
+            args[-2:-2] = ["--spt-replay", str(request.directory), "--assert=plain"]
+            stack.enter_context(_hypothesis_storage(workdir / "hypothesis"))
+            progress = Progress(out, live=live)
+            catcher = _ReportCatcher()
+            code = _conclude(
+                int(pytest.main(args, plugins=[progress, catcher])), progress, catcher.report, run_request, out
+            )
+        verdicts = {r.requirement.id: r.verdict.value for r in catcher.results or ()}
+        differences = tuple(
+            (rid, manifest.verdicts[rid], verdict)
+            for rid, verdict in verdicts.items()
+            if rid in manifest.verdicts and manifest.verdicts[rid] != verdict
+        )
+        out.write(_comparison(len(verdicts), differences))
+        misses = tuple(catcher.misses or ())
+        if misses:
+            err.write(f"spt-conformance replay: {len(misses)} test(s) made requests the recording does not hold:\n")
+            err.write("".join(f"\n{miss}\n" for miss in misses))
+            code = EXIT_USAGE
+        out.flush()
+        return ReplayOutcome(code, verdicts, differences, misses)
+    except _Stop as stop:
+        err.write(f"spt-conformance replay: {stop}\n")
+        err.flush()
+        return ReplayOutcome(stop.code, {}, message=str(stop))
+
+
+def _comparison(total: int, differences: Sequence[tuple[str, str, str]]) -> str:
+    if not differences:
+        return f"\nReplay: all {total} verdicts are the recorded ones.\n"
+    lines = [f"\nReplay: {len(differences)} of {total} verdicts differ from the recording:"]
+    lines += [f"  {rid}: recorded {recorded}, replayed {replayed}" for rid, recorded, replayed in differences]
+    return "\n".join(lines) + "\n"

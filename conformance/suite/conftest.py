@@ -1,4 +1,9 @@
-"""Fixtures of the conformance suite: the accounts, the clock, the scenario vocabulary, events."""
+"""Fixtures of the conformance suite: the accounts, the clock, the scenario vocabulary, events.
+
+When the run records or replays (`spt-conformance run --record`, `spt-conformance replay`), the
+fixtures that touch time and webhooks ask `cassette_session` how: a replay's receiver listens on
+no port, its clock does not sleep, and its events are not waited for.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from conformance.cassette import CassetteSession, cassette_session
 from conformance.client import Journal, StripeClient
 from conformance.clock import Clock
 from conformance.events import EventLog, WebhookEndpoints, choose_mode
@@ -55,9 +61,18 @@ def other_seller(spt_run: RunState, journal: Journal) -> StripeClient:
     return spt_run.client(account, journal)
 
 
+def _replaying(request: pytest.FixtureRequest) -> bool:
+    session = cassette_session(request.config)
+    return session is not None and session.replaying
+
+
 @pytest.fixture
-def clock(spt_run: RunState, agent: StripeClient) -> Clock:
-    return Clock(agent, extension=spt_run.target.has("clock"), max_wait=spt_run.options.max_wait)
+def clock(request: pytest.FixtureRequest, spt_run: RunState, agent: StripeClient) -> Clock:
+    extension, max_wait = spt_run.target.has("clock"), spt_run.options.max_wait
+    session = cassette_session(request.config)
+    if session is not None:
+        return session.make_clock(agent, extension=extension, max_wait=max_wait)
+    return Clock(agent, extension=extension, max_wait=max_wait)
 
 
 @pytest.fixture
@@ -73,21 +88,28 @@ def spt(spt_run: RunState, agent: StripeClient, seller: StripeClient, journal: J
 
 
 @pytest.fixture(scope="session")
-def webhook_receiver(spt_run: RunState) -> Iterator[Receiver]:
+def webhook_receiver(request: pytest.FixtureRequest, spt_run: RunState) -> Iterator[Receiver]:
     """The process's webhook receiver; every delivery's body is scanned like a response."""
+    session: CassetteSession | None = cassette_session(request.config)
     receiver = Receiver(
         public_url=spt_run.options.public_url,
         port=spt_run.options.receiver_port or 0,
         inspect=lambda delivery: scan_delivery(delivery, spt_run.context),
+        replay=session is not None and session.replaying,
     )
     with receiver:
+        if session is not None:
+            session.attach_receiver(receiver)
         yield receiver
 
 
 @pytest.fixture(scope="session")
-def webhook_endpoints(spt_run: RunState, webhook_receiver: Receiver) -> Iterator[WebhookEndpoints]:
+def webhook_endpoints(
+    request: pytest.FixtureRequest, spt_run: RunState, webhook_receiver: Receiver
+) -> Iterator[WebhookEndpoints]:
     """One endpoint per account (enabled_events *), made by the first test that needs events."""
-    endpoints = WebhookEndpoints(spt_run, webhook_receiver)
+    session = cassette_session(request.config)
+    endpoints = WebhookEndpoints(spt_run, webhook_receiver, scope=session.session_scope if session else None)
     yield endpoints
     endpoints.close()
 
@@ -97,4 +119,5 @@ def events(request: pytest.FixtureRequest, spt_run: RunState, journal: Journal) 
     """The events the test's accounts receive, pushed or pulled as the target allows."""
     mode, reason = choose_mode(spt_run.target, spt_run.options.events)
     endpoints = request.getfixturevalue("webhook_endpoints") if mode == "push" else None
-    return EventLog(spt_run, journal, mode=mode, reason=reason, endpoints=endpoints).start()
+    replay = _replaying(request)
+    return EventLog(spt_run, journal, mode=mode, reason=reason, endpoints=endpoints, replay=replay).start()
