@@ -1,0 +1,227 @@
+"""Certification bundles: `spt-conformance certify` writes one, `spt-conformance verify` re-checks it.
+
+A bundle is one directory (and the same as `BUNDLE.zip`):
+
+    report.json  report.xml  report.html    the run's reports
+    cassettes/manifest.json, cassettes/…     the recording of every exchange (conformance.cassette)
+    SHA256SUMS                               `<sha256>  <path>` for every other file
+
+`verify` trusts nothing in it: it checks every hash (and that no file was added or removed), lints
+every file for secrets and card numbers, checks that the report and the manifest tell the same
+story, replays the cassettes offline and confirms that the replayed verdicts are the reported
+ones. Each problem is reported with the file (or requirement) and the check that caught it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+from conformance.cassette import MANIFEST, CassetteError, read_manifest
+from conformance.cassette_lint import lint_directory
+from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReplayRequest, RunRequest, replay_outcome, run
+
+__all__ = ["SUMS", "Check", "certify", "verify", "verify_checks"]
+
+SUMS = "SHA256SUMS"
+CASSETTES = "cassettes"
+REPORTS = {"json": "report.json", "junit": "report.xml", "html": "report.html"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # hashes, lint, report, replay
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        head = f"  {'OK    ' if self.ok else 'FAILED'}  {self.name}"
+        return "\n".join([head, *(f"          {p}" for p in self.problems[:50])])
+
+
+# ---------------------------------------------------------------------------------- certify
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 16), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != SUMS)
+
+
+def write_sums(root: Path) -> None:
+    lines = [f"{_digest(root / name)}  {name}\n" for name in _files(root)]
+    (root / SUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def certify(request: RunRequest, bundle: Path, *, out: TextIO, err: TextIO, live: bool | None = None) -> int:
+    """Run the suite with recording into `bundle`; write its hashes and `bundle`.zip."""
+    if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
+        err.write(f"spt-conformance certify: {bundle} exists and is not an empty directory; give a new one\n")
+        return EXIT_USAGE
+    if not bundle.parent.is_dir():
+        err.write(f"spt-conformance certify: {bundle.parent} does not exist; create it first\n")
+        return EXIT_USAGE
+    bundle.mkdir(exist_ok=True)
+    json_report = bundle / REPORTS["json"]
+    request = dataclasses.replace(
+        request,
+        record=bundle / CASSETTES,
+        workers=None,
+        json=json_report,
+        junit=bundle / REPORTS["junit"],
+        html=bundle / REPORTS["html"],
+    )
+    code = run(request, out=out, err=err, live=live)
+    if not (bundle / CASSETTES / MANIFEST).is_file() or not json_report.is_file():
+        return code  # no verdicts: nothing to bundle (the run said why)
+    write_sums(bundle)
+    archive = bundle.with_name(bundle.name + ".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name in [*_files(bundle), SUMS]:
+            zipped.write(bundle / name, f"{bundle.name}/{name}")
+    out.write(f"\nBundle: {bundle}/ and {archive} (check either with `spt-conformance verify {archive}`)\n")
+    return code
+
+
+# ---------------------------------------------------------------------------------- verify
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Path]:
+    """The bundle's directory: itself, or a zip unpacked into a temporary one."""
+    if path.is_dir():
+        yield path
+        return
+    if not zipfile.is_zipfile(path):
+        raise CassetteError(f"{path} is neither a bundle directory nor a zip file")
+    with tempfile.TemporaryDirectory(prefix="spt-verify-") as tmp, zipfile.ZipFile(path) as zipped:
+        roots = set()
+        for info in zipped.infolist():
+            name = PurePosixPath(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                raise CassetteError(f"{path} holds {info.filename!r}, a path outside the bundle: refused")
+            roots.add(name.parts[0])
+        zipped.extractall(tmp)
+        root = Path(tmp) / roots.pop() if len(roots) == 1 else Path(tmp)
+        yield root
+
+
+def _hashes(root: Path) -> Check:
+    sums = root / SUMS
+    if not sums.is_file():
+        return Check("hashes", False, (f"{SUMS} is missing",))
+    problems, listed = [], set()
+    for number, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            problems.append(f"{SUMS}:{number}: not a `<sha256>  <path>` line")
+            continue
+        listed.add(name)
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name}: listed in {SUMS} but missing")
+        elif _digest(path) != digest:
+            problems.append(f"{name}: its SHA-256 is not the one in {SUMS} (the file was changed)")
+    problems += [f"{name}: not listed in {SUMS} (a file was added)" for name in _files(root) if name not in listed]
+    return Check("hashes", not problems, tuple(problems))
+
+
+def _reported(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / REPORTS["json"]).read_text(encoding="utf-8"))
+    return data
+
+
+def _report_matches_manifest(root: Path, report: dict[str, Any]) -> Check:
+    manifest = read_manifest(root / CASSETTES)
+    problems = []
+    if report.get("spec_digest") != manifest.spec_digest:
+        problems.append("report.json and cassettes/manifest.json name different spec digests")
+    if report.get("seed") != manifest.seed:
+        problems.append("report.json and cassettes/manifest.json name different seeds")
+    verdicts = {r["id"]: r["verdict"] for r in report.get("requirements", [])}
+    for requirement, verdict in sorted(verdicts.items()):
+        recorded = manifest.verdicts.get(requirement)
+        if recorded != verdict:
+            problems.append(f"{requirement}: report.json says {verdict}, cassettes/manifest.json says {recorded}")
+    return Check("report and manifest agree", not problems, tuple(problems))
+
+
+def _replayed(root: Path, report: dict[str, Any]) -> Check:
+    manifest = read_manifest(root / CASSETTES)
+    cassettes = {entry.test: entry.cassette for entry in manifest.tests}
+    with tempfile.TemporaryDirectory(prefix="spt-verify-replay-") as tmp:
+        replay_json = Path(tmp) / "replay.json"
+        outcome = replay_outcome(
+            ReplayRequest(root / CASSETTES, json=replay_json), out=io.StringIO(), err=io.StringIO(), live=False
+        )
+        replayed = json.loads(replay_json.read_text(encoding="utf-8")) if replay_json.is_file() else {}
+    if outcome.message:
+        return Check("replay", False, (outcome.message,))
+    evidence = {r["id"]: r.get("evidence", []) for r in replayed.get("requirements", [])}
+    problems = [miss.splitlines()[0] for miss in outcome.misses]
+    for entry in report.get("requirements", []):
+        requirement, verdict = entry["id"], entry["verdict"]
+        again = outcome.verdicts.get(requirement)
+        if again == verdict:
+            continue
+        where = sorted(
+            {
+                f"{CASSETTES}/{cassettes[test]}"
+                for e in evidence.get(requirement, [])
+                if e.get("outcome") == "broken"
+                and (test := str(e.get("test", "")).removeprefix("check:")) in cassettes
+                and cassettes[test]
+            }
+        )
+        problems.append(
+            f"{requirement}: reported {verdict}, replayed {again}"
+            + (f" (from {', '.join(where)})" if where else " (the report or the cassettes were changed)")
+        )
+    return Check("replay", not problems, tuple(problems))
+
+
+def verify_checks(path: Path) -> list[Check]:
+    """Every check of a bundle, in order; raises CassetteError when it cannot be read at all."""
+    with _opened(path) as root:
+        checks = [_hashes(root)]
+        findings = lint_directory(root)
+        checks.append(Check("no secrets or card numbers", not findings, tuple(f.render(root) for f in findings)))
+        try:
+            report = _reported(root)
+        except (OSError, ValueError):
+            return [*checks, Check("report", False, (f"{REPORTS['json']} is missing or not JSON",))]
+        checks.append(_report_matches_manifest(root, report))
+        checks.append(_replayed(root, report))
+        return checks
+
+
+def verify(path: Path, *, out: TextIO, err: TextIO) -> int:
+    """0 when every check passes, 1 when one fails (the bundle was changed), 2 when unreadable."""
+    if not path.exists():
+        err.write(f"spt-conformance verify: {path} does not exist\n")
+        return EXIT_USAGE
+    out.write(f"spt-conformance verify: {path}\n")
+    out.flush()
+    try:
+        checks = verify_checks(path)
+    except CassetteError as exc:
+        err.write(f"spt-conformance verify: {exc}\n")
+        return EXIT_USAGE
+    out.write("\n".join(check.render() for check in checks) + "\n")
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        out.write(f"\nNOT VERIFIED: {', '.join(failed)} failed; the bundle is not what certify wrote (exit 1)\n")
+        return EXIT_FAILED
+    out.write("\nVERIFIED: hashes, no secrets, report and manifest agree, and the replay gives the reported verdicts\n")
+    return EXIT_OK
