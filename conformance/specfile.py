@@ -106,6 +106,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return message
 
 
+# libyaml's loader when PyYAML was built with it: the spec is parsed on every run, and the
+# pure-Python parser spends most of a small run's start-up on openapi.yaml.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse for both the node tree (line numbers for errors) and the data."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: Path, name: str) -> SpecFile:
     """Parse a YAML file, refusing unreadable or malformed text with its line."""
     try:
@@ -113,8 +128,7 @@ def load_yaml(path: Path, name: str) -> SpecFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([(Location(name), f"cannot read the file: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose_and_construct(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
