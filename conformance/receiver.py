@@ -453,6 +453,9 @@ def _event_key(body: bytes) -> str:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "spt-conformance-receiver"
+    # The answer leaves in two writes (headers, then body); with Nagle's algorithm and the
+    # sender's delayed ACK, every keep-alive delivery would wait ~40 ms for the second.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

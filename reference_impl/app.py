@@ -9,14 +9,13 @@ ever reach (SPT-ERR-004/006).
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,7 +55,7 @@ def _credential(header: str | None) -> str | None:
     if scheme.lower() == "basic":
         try:
             return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text in the header
             return "invalid"
     return "invalid"
 
@@ -66,11 +65,17 @@ async def _body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The body stopped short of its Content-Length (the client closed, or sent bytes the
+        # HTTP layer refused): a malformed request, not a server error. Rarely anyone is left to
+        # read the answer, but nothing may be logged as a crash.
+        raise ValidationError("Invalid request: the body ended before its declared length.") from None
     return b"".join(chunks)
 
 

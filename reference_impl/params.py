@@ -117,7 +117,8 @@ class Array(Spec):
 
     def check(self, value: Any, param: str) -> Any:
         if isinstance(value, dict):
-            if not all(k.isdigit() and len(k) < 6 for k in value):
+            # ASCII digits only: str.isdigit() also admits '¹' and its kin, which int() refuses.
+            if not all(k.isascii() and k.isdigit() and len(k) < 6 for k in value):
                 raise _invalid(param, "must be an array")
             items = [value[k] for k in sorted(value, key=int)]
         elif isinstance(value, list):

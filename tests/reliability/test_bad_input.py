@@ -1,0 +1,78 @@
+"""Hostile and malformed requests always get a 4xx Stripe error, never a 5xx, a hang or a logged
+crash: a corpus of raw requests, and Schemathesis's negative cases for every operation
+(SPT-ERR-001, SPT-ERR-004, SPT-ERR-005, SPT-SEC-001, SPT-SEC-002, SPT-IDM-007)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.spec import default_spec
+from reference_impl import RunningServer, start
+from tests.reliability.calls import ISSUED
+from tests.reliability.fuzz import fuzz_negative, parameterless
+from tests.reliability.hostile import Context, corpus, send_raw, stripe_error
+
+CORPUS = corpus()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with start() as running:
+        yield running
+
+
+@pytest.fixture
+def ctx(server: RunningServer) -> Context:
+    url = urlsplit(server.base_url)
+    assert url.hostname is not None
+    assert url.port is not None
+    return Context(url.hostname, url.port, server.accounts["agent"].secret_key, server.accounts["seller"].profile)
+
+
+def _crashes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_bad_input_hostile_request_gets_a_4xx_stripe_error(
+    ctx: Context, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = send_raw(ctx, CORPUS[name](ctx))
+    assert not answer.timed_out, f"{name}: no answer within the timeout"
+    assert answer.status is not None, f"{name}: the connection closed without an answer"
+    assert 400 <= answer.status < 500, f"{name}: {answer.status} {answer.body[:300]!r}"
+    assert stripe_error(answer), f"{name}: not a Stripe error: {answer.headers} {answer.body[:300]!r}"
+    assert answer.headers.get("request-id", "").startswith("req_")
+    assert _crashes(caplog) == []
+
+
+def test_bad_input_body_cut_short_is_no_crash_and_the_server_carries_on(
+    ctx: Context, server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client declares 1,000 bytes, sends 3 and closes its side: no answer can be owed,
+    but nothing may be logged as a server error, and the next request is served."""
+    request = (
+        f"POST {ISSUED} HTTP/1.1\r\nHost: reliability\r\nAuthorization: Bearer {ctx.key}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nx=1"
+    ).encode()
+    answer = send_raw(ctx, request, half_close=True)
+    assert answer.status is None or (400 <= answer.status < 500 and stripe_error(answer))
+    again = send_raw(ctx, f"GET /v1/events HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer {ctx.key}\r\n\r\n".encode())
+    assert again.status == 200
+    assert _crashes(caplog) == []
+
+
+def test_bad_input_schemathesis_negative_cases_are_all_refused_with_stripe_errors(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = {name: server.accounts[name].secret_key for name in ("agent", "seller")}
+    report = fuzz_negative(server.base_url, keys, examples=8)
+    assert report.wrong == []
+    assert report.cases >= 50, report.statuses
+    # Only an operation without a single parameter has nothing to break.
+    assert set(report.unbreakable) == parameterless(default_spec())
+    assert _crashes(caplog) == []
