@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
 from reference_impl.accounts import AccountSpec
-from reference_impl.context import DEFAULT_API_VERSION, dumps
+from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
 from reference_impl.ids import new_id
@@ -92,12 +93,18 @@ def _decode(request: Request, body: bytes) -> dict[str, Any]:
     return parse_form(query + (b"&" if query and body else b"") + body)
 
 
+async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Outcome:
+    return function(*args, **kwargs)
+
+
 async def _handle(service: Service, request: Request) -> Response:
     version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": version[:200]}
     try:
         path = request.scope["path"]
         matched = operations.match(request.method, path)
+        if matched is None and "unknown_path_framework_404" in service.env.faults:
+            return Response(dumps({"detail": "Not Found"}), 404, headers, media_type="application/json")
         if matched is None:
             shown = "(a path containing a card number)" if cards.contains_card_number(path) else path
             raise _Unrecognized(
@@ -110,11 +117,21 @@ async def _handle(service: Service, request: Request) -> Response:
         if "stripe-account" in request.headers:
             raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
         key = request.headers.get("idempotency-key") if operation.method == "POST" else None
-        outcome = service.execute(
+        try:
+            params = _decode(request, body)
+        except ValidationError:
+            if "malformed_form_is_a_server_error" in service.env.faults:
+                raise RuntimeError("the form could not be decoded") from None
+            raise
+        # Requests run one at a time on the event loop; the `cap_race` fault runs them on threads,
+        # so that its capture, made after a pause in a second transaction, races other payments.
+        execute = run_in_threadpool if "cap_race" in service.env.faults else _inline
+        outcome = await execute(
+            service.execute,
             operation,
             account,
             path_id,
-            _decode(request, body),
+            params,
             request_id=headers["Request-Id"],
             idempotency_key=key,
             api_version=version,

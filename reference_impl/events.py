@@ -55,7 +55,7 @@ def record(env: Env, tx: Tx, account: str, type_: str, obj: Mapping[str, Any], c
         "api_version": call.api_version if call else DEFAULT_API_VERSION,
         "created": now,
         "data": {"object": dict(obj)},
-        "livemode": False,
+        "livemode": "livemode_true_on_events" in env.faults,
         "request": {"id": call.request_id, "idempotency_key": call.idempotency_key} if call else None,
         "type": type_,
     }
@@ -63,7 +63,7 @@ def record(env: Env, tx: Tx, account: str, type_: str, obj: Mapping[str, Any], c
     queued = False
     real = env.clock.real()
     for endpoint in tx.endpoints(account):
-        if endpoint.wants(type_):
+        if endpoint.wants(type_) or "enabled_events_ignored" in env.faults:
             tx.put(Delivery(0, event_id, endpoint.id, "pending", 0, real))
             queued = True
     if queued:
@@ -77,13 +77,33 @@ def emit(env: Env, tx: Tx, token: Token, pm: PaymentMethod, emits: Sequence[Emit
         if item.to == "agent":
             if token.agent_account is None:  # a test-helper token has no agent (D-06)
                 continue
-            record(env, tx, token.agent_account, item.event, views.issued_token(token, pm, now, frozenset()), call, now)
+            _to_agent(env, tx, token, item.event, views.issued_token(token, pm, now, frozenset()), call, now)
         else:
             if item.event == "shared_payment.granted_token.used" and "skip_granted_used_event" in env.faults:
                 continue
-            record(
-                env, tx, token.seller_account, item.event, views.granted_token(token, pm, now, frozenset()), call, now
-            )
+            view = views.granted_token(token, pm, now, frozenset())
+            if "granted_event_carries_issued_view" in env.faults:
+                view = views.issued_token(token, pm, now, frozenset())
+            record(env, tx, token.seller_account, item.event, view, call, now)
+            if "events_broadcast_to_every_seller" in env.faults:
+                for other in env.accounts.all:
+                    if other.role == "seller" and other.id != token.seller_account:
+                        record(env, tx, other.id, item.event, view, call, now)
+
+
+def _to_agent(env: Env, tx: Tx, token: Token, event: str, view: Mapping[str, Any], call: Call | None, now: int) -> None:
+    """One event to the agent; the deliberate bugs of faults.py drop, repeat or misdirect used events."""
+    assert token.agent_account is not None
+    account, times = token.agent_account, 1
+    if event == "shared_payment.issued_token.used":
+        if "skip_issued_used_event" in env.faults:
+            return
+        if "used_event_to_seller" in env.faults:
+            account = token.seller_account
+        if "duplicate_used_event" in env.faults:
+            times = 2
+    for _ in range(times):
+        record(env, tx, account, event, view, call, now)
 
 
 def _seq_of(tx: Tx, account: str, event_id: str | None, param: str) -> int | None:
@@ -160,7 +180,7 @@ def list_endpoints(env: Env, tx: Tx, call: Call) -> Outcome:
     page = window[-limit:] if "ending_before" in call.params else window[:limit]
     body = {
         "object": "list",
-        "data": [views.webhook_endpoint(e) for e in page],
+        "data": [views.webhook_endpoint(e, with_secret="webhook_secret_listed" in env.faults) for e in page],
         "has_more": len(window) > limit,
         "url": "/v1/webhook_endpoints",
     }

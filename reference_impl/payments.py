@@ -10,12 +10,13 @@ PaymentIntent, left in requires_payment_method, inside the error, and consumes n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from reference_impl import cards, events, views
 from reference_impl.context import Call, Env, NeedsSettle, Outcome, dumps
-from reference_impl.domain import Token, check_use, expiry_due
+from reference_impl.domain import Reason, State, Token, check_use, expiry_due
 from reference_impl.errors import InvalidRequest, NotFound
 from reference_impl.ids import new_id, new_secret
 from reference_impl.machine import step
@@ -50,7 +51,7 @@ def _token_ref(params: Mapping[str, Any]) -> tuple[str, str] | None:
 def _granted(env: Env, tx: Tx, call: Call, ref: tuple[str, str]) -> Token:
     token_id, param = ref
     token = tx.token(token_id)
-    if token is None or token.seller_account != call.account.id:
+    if token is None or (token.seller_account != call.account.id and "any_seller_can_pay" not in env.faults):
         raise NotFound(f"No such SharedPaymentGrantedToken: '{token_id}'", param=param)
     if expiry_due(token, env.clock.now()):
         raise NeedsSettle(token.id)
@@ -72,17 +73,50 @@ def _render(tx: Tx, pi: PaymentIntent, expand: frozenset[str]) -> dict[str, Any]
     return views.payment_intent(pi, charge_view, pm_view)
 
 
+def _judged(env: Env, token: Token, amount: int, currency: str) -> tuple[Token, int, str]:
+    """What a payment is checked against: the token, the amount and the currency. Only the
+    deliberate bugs of faults.py make these differ from the real ones."""
+    if "cap_checked_per_payment" in env.faults:
+        token = token.replace(amount_captured=0)
+    if "cap_allows_one_over" in env.faults:
+        amount -= 1
+    if "cap_refuses_exact_fit" in env.faults:
+        amount += 1
+    if "currency_ignored" in env.faults:
+        currency = token.limits.currency
+    return token, amount, currency
+
+
+def _capture_later(env: Env, used: Token) -> None:
+    """The `cap_race` fault: the capture in a transaction of its own, after a pause in which
+    concurrent payments are judged against the headroom it has not yet taken."""
+    time.sleep(0.05)
+    with env.store.write() as tx:
+        tx.put_token(used)
+
+
 def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, param: str) -> Outcome:
     now, amount = env.clock.now(), pi.amount
-    check_use(token, amount, pi.currency, now, param, check_headroom="ignore_headroom" not in env.faults)
+    if "revoked_token_still_pays" in env.faults and token.deactivated_reason is Reason.REVOKED:
+        token = token.replace(state=State.ACTIVE, deactivated_reason=None, deactivated_at=None)
+    judged, judged_amount, currency = _judged(env, token, amount, pi.currency)
+    check_use(judged, judged_amount, currency, now, param, check_headroom="ignore_headroom" not in env.faults)
     original = token_pm(tx, token)
     clone = clone_for_seller(original, call.account.id, token.id, now)
+    if "cvc_check_copied_to_clone" in env.faults:
+        clone = clone.replace(cvc_check=original.cvc_check)
+    if "original_payment_method_shared" in env.faults:
+        clone = original
     tx.put(clone)
     charge = Charge(new_id("ch"), call.account.id, now, pi.id, clone.id, amount, pi.currency, "succeeded", token.id)
     decline = cards.BY_KIND[original.card_kind].decline_code
     if decline is not None:
         step(token.state, "decline", "seller")  # allowed, and changes nothing on the token
         message = cards.DECLINE_MESSAGES[decline]
+        if "card_number_in_decline" in env.faults:
+            message += f" (card {'4000' + '0' * 8 + original.last4})"
+        if "declined_payment_consumes_headroom" in env.faults:
+            tx.put_token(token.replace(amount_captured=token.amount_captured + amount))
         charge = charge.replace(
             status="failed", failure_code="card_declined", decline_code=decline, failure_message=message
         )
@@ -104,18 +138,23 @@ def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, para
         return Outcome(402, dumps({"error": {**error, "payment_intent": _render(tx, pi, frozenset())}}))
     use = step(token.state, "use", "seller")
     used, emits = apply(token, use, now, amount), list(use.emits)
-    if "reach_cap" in use.follow and used.limits.recurring is None and used.amount_captured >= used.limits.max_amount:
+    reached = used.limits.recurring is None and used.amount_captured >= used.limits.max_amount
+    if "reach_cap" in use.follow and reached and "consumed_never_reached" not in env.faults:
         cap = step(used.state, "reach_cap", "automatic")
         used = apply(used, cap, now)
         emits.extend(cap.emits)
-    tx.put_token(used)
+    if "cap_race" in env.faults:
+        tx.on_commit(lambda: _capture_later(env, used))
+    else:
+        tx.put_token(used)
     tx.put(charge)
     pi = pi.replace(
         status="succeeded", payment_method=clone.id, latest_charge=charge.id, amount_received=amount,
         token=token.id, token_param=param, last_payment_error=None,
     )  # fmt: skip
     tx.put(pi)
-    events.emit(env, tx, used, original, emits, call, now)
+    shown = token if "event_shows_state_before_change" in env.faults else used
+    events.emit(env, tx, shown, original, emits, call, now)
     return Outcome.ok(_render(tx, pi, call.expand))
 
 
@@ -240,4 +279,8 @@ def create_refund(env: Env, tx: Tx, call: Call) -> Outcome:
     )
     tx.put(refund)
     tx.put(charge.replace(amount_refunded=charge.amount_refunded + amount))
+    if "refund_restores_headroom" in env.faults and charge.shared_payment_granted_token:
+        token = tx.token(charge.shared_payment_granted_token)
+        if token is not None:
+            tx.put_token(token.replace(amount_captured=max(0, token.amount_captured - amount)))
     return Outcome.ok(views.refund(refund))

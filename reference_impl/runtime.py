@@ -36,7 +36,7 @@ class Runtime:
         except BaseException:
             self.store.close()
             raise
-        self.webhooks = WebhookWorker(self.store, self.service.clock, self.tuning)
+        self.webhooks = WebhookWorker(self.store, self.service.clock, self.tuning, faults=self.service.env.faults)
         self.service.set_webhook_waker(self.webhooks.wake)
         self.sweeper = Sweeper(self.service.sweep, self.tuning.sweep_interval)
         self._started = self._closed = False

@@ -97,10 +97,13 @@ class Service:
 
     def authenticate(self, key: str | None) -> Account:
         if not key:
+            if "missing_credentials_accepted" in self.env.faults:
+                return self.accounts.all[0]
             raise AuthenticationFailed(_NO_KEY)
         account = self.accounts.by_key.get(key)
         if account is None:
-            raise AuthenticationFailed(f"Invalid API Key provided: {_masked(key)}")
+            shown = key if "refused_key_echoed" in self.env.faults else _masked(key)
+            raise AuthenticationFailed(f"Invalid API Key provided: {shown}")
         return account
 
     def execute(
@@ -122,6 +125,8 @@ class Service:
                 "this API; use a PaymentMethod.",
                 param=found,
             )
+        if "unknown_parameters_ignored" in self.env.faults:
+            raw = {name: value for name, value in raw.items() if name in operation.params.fields}
         params = validate(operation.params, raw)
         for field in params.get("expand", ()):
             if field not in operation.expandable:
@@ -131,7 +136,9 @@ class Service:
         if operation.method != "POST" or idempotency_key is None:
             return self._run(use_case, call, None)
         idempotency.check_key(idempotency_key)
-        print_ = idempotency.fingerprint(operation.name, path_id, raw)
+        print_ = idempotency.fingerprint(
+            operation.name, path_id, {} if "idempotency_ignores_parameters" in self.env.faults else raw
+        )
         self._in_flight.claim(account.id, idempotency_key)
         try:
             return self._run(use_case, call, print_)
@@ -144,7 +151,7 @@ class Service:
             try:
                 with self.store.write() as tx:
                     now = self.clock.real()
-                    if print_ is not None and key is not None:
+                    if print_ is not None and key is not None and "idempotent_replay_reexecutes" not in self.env.faults:
                         saved = idempotency.lookup(tx, call.account.id, key, print_, now)
                         if saved is not None:
                             return Outcome(saved.status, saved.body.encode(), replayed=True)

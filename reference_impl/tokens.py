@@ -5,13 +5,14 @@ whether its trigger is allowed; the transition's effects and events are applied 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from reference_impl import events, views
 from reference_impl.context import Call, Env, NeedsSettle, Outcome
 from reference_impl.currencies import CURRENCIES
-from reference_impl.domain import Recurring, State, Token, UsageLimits, current_usage, expiry_due
+from reference_impl.domain import Reason, Recurring, State, Token, UsageLimits, current_usage, expiry_due, headroom
 from reference_impl.errors import InvalidRequest, NotFound
 from reference_impl.ids import new_id
 from reference_impl.machine import IllegalTransition, Transition, step
@@ -78,8 +79,12 @@ def _load(env: Env, tx: Tx, token_id: str, *, owner: str, view: str, param: str)
     that does not exist otherwise. A token past its expiry is expired first (NeedsSettle)."""
     token = tx.token(token_id)
     visible_to = None if token is None else (token.agent_account if view == "issued" else token.seller_account)
+    if token is not None and view == "granted" and "granted_view_readable_by_any_seller" in env.faults:
+        visible_to = owner if env.accounts.by_id[owner].role == "seller" else visible_to
     if token is None or visible_to != owner:
         label = "SharedPaymentIssuedToken" if view == "issued" else "SharedPaymentGrantedToken"
+        if token is None and "missing_token_is_400" in env.faults:
+            raise InvalidRequest(f"No such {label}: '{token_id}'", param=param)
         raise NotFound(f"No such {label}: '{token_id}'", param=param)
     if expiry_due(token, env.clock.now()):
         raise NeedsSettle(token.id)
@@ -133,7 +138,7 @@ def _seller_profile(env: Env, details: Mapping[str, Any]) -> tuple[str, str]:
 def issue(env: Env, tx: Tx, call: Call) -> Outcome:
     params, now, agent = call.params, env.clock.now(), call.account
     seller, profile = _seller_profile(env, params["seller_details"])
-    limits = _limits(params["usage_limits"], now)
+    limits = _limits(params["usage_limits"], 0 if "past_expires_at_accepted" in env.faults else now)
     if params.get("use_stripe_sdk") is False and not params.get("return_url"):
         raise InvalidRequest("return_url is required when use_stripe_sdk is false.", param="return_url")
     pm = resolve(env, tx, agent, params["payment_method"], "payment_method", now)
@@ -154,8 +159,19 @@ def issue(env: Env, tx: Tx, call: Call) -> Outcome:
         use_stripe_sdk=params.get("use_stripe_sdk"),
     )
     token = apply(draft, step(State.NONE, "issue", "agent"), now)
-    tx.put_token(token)
+    tx.put_token(_as_stored(env, token))
     return Outcome.ok(views.issued_token(token, pm, now, call.expand))
+
+
+def _as_stored(env: Env, token: Token) -> Token:
+    """The token as it is kept; only the deliberate bugs of faults.py keep another expiry than
+    the one the issue answers with."""
+    expires_at = token.limits.expires_at
+    if expires_at is not None and "expires_at_not_stored" in env.faults:
+        return token.replace(limits=dataclasses.replace(token.limits, expires_at=None))
+    if expires_at is not None and "expires_at_grace_period" in env.faults:
+        return token.replace(limits=dataclasses.replace(token.limits, expires_at=expires_at + 3600))
+    return token
 
 
 def test_create_granted(env: Env, tx: Tx, call: Call) -> Outcome:
@@ -191,15 +207,27 @@ def retrieve_granted(env: Env, tx: Tx, call: Call) -> Outcome:
     token = _load(
         env, tx, call.path_id or "", owner=call.account.id, view="granted", param="shared_payment_granted_token"
     )
-    return Outcome.ok(views.granted_token(token, token_pm(tx, token), env.clock.now(), call.expand))
+    now, shown = env.clock.now(), token
+    if "granted_usage_stale" in env.faults:
+        shown = shown.replace(amount_captured=0)
+    if "granted_view_hides_deactivation" in env.faults:
+        shown = shown.replace(deactivated_at=None, deactivated_reason=None)
+    body = views.granted_token(shown, token_pm(tx, token), now, call.expand)
+    if "granted_limits_show_headroom" in env.faults:
+        body["usage_limits"]["max_amount"] = headroom(token, now)
+    return Outcome.ok(body)
 
 
 def _revoke(env: Env, tx: Tx, call: Call, token: Token, trigger: str, actor: str) -> tuple[Token, PaymentMethod]:
     now = env.clock.now()
+    if "revoke_ignored" in env.faults:
+        return token, token_pm(tx, token)
     try:
         transition = step(token.state, trigger, actor)
     except IllegalTransition:
-        raise deactivated_error(token, None) from None
+        if "revoke_rewrites_deactivation" not in env.faults:
+            raise deactivated_error(token, None) from None
+        transition = step(State.ACTIVE, trigger, actor)
     revoked = apply(token, transition, now)
     tx.put_token(revoked)
     pm = token_pm(tx, revoked)
@@ -212,7 +240,10 @@ def revoke_issued(env: Env, tx: Tx, call: Call) -> Outcome:
         env, tx, call.path_id or "", owner=call.account.id, view="issued", param="shared_payment_issued_token"
     )
     revoked, pm = _revoke(env, tx, call, token, "revoke", "agent")
-    return Outcome.ok(views.issued_token(revoked, pm, env.clock.now(), call.expand))
+    body = views.issued_token(revoked, pm, env.clock.now(), call.expand)
+    if "revoked_status_outside_enum" in env.faults:
+        body["status"] = "revoked"
+    return Outcome.ok(body)
 
 
 def revoke_granted(env: Env, tx: Tx, call: Call) -> Outcome:
@@ -227,8 +258,13 @@ def expire(env: Env, tx: Tx, token: Token, now: int, call: Call | None = None) -
     """Deactivate a token whose expires_at is reached; deactivated_at is expires_at (D-30)."""
     transition = step(token.state, "reach_expiry", "clock")
     expired = apply(token, transition, now)
+    if "expiry_stamped_when_noticed" in env.faults:
+        expired = expired.replace(deactivated_at=now)
+    if "expiry_reason_revoked" in env.faults:
+        expired = expired.replace(deactivated_reason=Reason.REVOKED)
     tx.put_token(expired)
-    events.emit(env, tx, expired, token_pm(tx, expired), transition.emits, call, now)
+    if "expiry_events_missing" not in env.faults:
+        events.emit(env, tx, expired, token_pm(tx, expired), transition.emits, call, now)
 
 
 def settle(env: Env, token_id: str) -> None:
@@ -260,7 +296,10 @@ def get_clock(env: Env, tx: Tx, call: Call) -> Outcome:
 def advance_clock(env: Env, tx: Tx, call: Call) -> Outcome:
     if env.clock.now() + call.params["seconds"] > LAST_UNIX_TIME:
         raise InvalidRequest("The clock cannot be advanced beyond the year 9999.", param="seconds")
-    now = env.clock.advance(tx, call.params["seconds"])
+    seconds = call.params["seconds"]
+    if "clock_advance_as_milliseconds" in env.faults:
+        seconds //= 1000
+    now = env.clock.advance(tx, seconds)
     while due := tx.tokens_due(now, 500):
         for token in due:
             expire(env, tx, token, now, call)

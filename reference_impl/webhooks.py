@@ -14,6 +14,8 @@ deliveries survive a restart and are sent by the next process: delivery is at le
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 import threading
@@ -43,8 +45,9 @@ def backoff_delay(attempts: int, tuning: Tuning, rng: random.Random) -> float:
 
 
 class WebhookWorker:
-    def __init__(self, store: Store, clock: Clock, tuning: Tuning) -> None:
+    def __init__(self, store: Store, clock: Clock, tuning: Tuning, *, faults: frozenset[str] = frozenset()) -> None:
         self._store, self._clock, self._tuning = store, clock, tuning
+        self._faults = faults  # deliberate bugs (faults.py), for the suite's mutants
         self._wake, self._stop = threading.Event(), threading.Event()
         self._busy: set[str] = set()  # endpoints with a batch in flight
         self._lock = threading.Lock()
@@ -126,9 +129,13 @@ class WebhookWorker:
             return
         payload = dumps(views.event(stored, pending))
         sent_at = self._clock.real()
+        signature = signature_header(payload, endpoint.secret, int(sent_at))
+        if "webhook_signature_without_timestamp" in self._faults:
+            digest = hmac.new(endpoint.secret.encode(), payload, hashlib.sha256).hexdigest()
+            signature = f"t={int(sent_at)},v1={digest}"
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": signature_header(payload, endpoint.secret, int(sent_at)),
+            "Stripe-Signature": signature,
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         }
         status: int | None = None

@@ -323,6 +323,15 @@ def test_invariant_broken_view_names_its_first_requirement(
     assert all(v.expected and v.tip for v in found)
 
 
+def test_invariant_granted_view_misreporting_the_cap_breaks_views_agree_not_the_cap() -> None:
+    used = m.step(LIFECYCLE, ACTIVE, "use", Request("seller", NOW, amount=300, currency="usd")).model
+    issued, granted = views(used)
+    shrunk = {**granted, "usage_limits": {**granted["usage_limits"], "max_amount": 0}}  # what is left, say
+    found = inv.invariant_violations(used, issued, shrunk, [views(ACTIVE)], lifecycle=LIFECYCLE)
+    assert [v.requirement for v in found] == ["SPT-GRT-002"]
+    assert "[invariant views_agree]" in found[0].received
+
+
 def test_invariant_captured_monotonic_decrease_is_a_violation() -> None:
     earlier = dataclasses.replace(ACTIVE, captured=300, payments=(300,))
     found = inv.invariant_violations(ACTIVE, *views(ACTIVE), [views(earlier)], lifecycle=LIFECYCLE)
