@@ -130,6 +130,9 @@ class Array(Spec):
         return [self.item.check(item, f"{param}[{index}]") for index, item in enumerate(items)]
 
 
+_SHOWN_NAME = 200  # characters of an unknown parameter's name echoed in its error
+
+
 @dataclass(frozen=True)
 class Obj(Spec):
     fields: Mapping[str, Spec] = field(default_factory=dict)
@@ -140,6 +143,8 @@ class Obj(Spec):
         for key in value:
             if key not in self.fields:
                 name = _join(param, key)
+                if len(name) > _SHOWN_NAME:  # a 1 MB name must not make a 1 MB answer
+                    name = name[:_SHOWN_NAME] + "…"
                 raise ValidationError(f"Received unknown parameter: {name}", param=name)
         out: dict[str, Any] = {}
         for key, spec in self.fields.items():

@@ -60,3 +60,10 @@ def test_validate_refusals_name_the_parameter(raw: dict[str, object], param: str
         validate(SCHEMA, raw)
     assert caught.value.param == param
     assert message in caught.value.message
+
+
+def test_validate_unknown_parameter_name_is_echoed_only_in_part() -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate(SCHEMA, {"z" * 1_000_000: "1"})
+    assert caught.value.param == "z" * 200 + "…"
+    assert len(caught.value.message) < 300
