@@ -3,7 +3,7 @@
 A bundle is one directory (and the same as `BUNDLE.zip`):
 
     report.json  report.xml  report.html    the run's reports
-    cassettes/manifest.json, cassettes/…     the recording of every exchange (conformance.cassette)
+    cassettes/manifest.json, cassettes/…     the recording of every exchange (conformance.cassettes.session)
     SHA256SUMS                               `<sha256>  <path>` for every other file
 
 `verify` trusts nothing in it: it checks every hash (and that no file was added or removed), lints
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-from conformance.cassette import MANIFEST, CassetteError, read_manifest
-from conformance.cassette_lint import lint_directory
+from conformance.cassettes.lint import lint_directory
+from conformance.cassettes.session import MANIFEST, CassetteError, read_manifest
 from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReplayRequest, RunRequest, replay_outcome, run
 
 __all__ = ["SUMS", "Check", "certify", "verify", "verify_checks"]

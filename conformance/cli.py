@@ -183,7 +183,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from conformance.cassette_lint import lint_directory
+    from conformance.cassettes.lint import lint_directory
 
     if not args.directory.is_dir():
         print(f"spt-conformance cassettes lint: {args.directory} is not a directory", file=sys.stderr)

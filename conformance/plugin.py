@@ -13,10 +13,10 @@ of the session, applies the expected failures, and builds one scrubbed `RunRepor
 JSON, JUnit and HTML files and the terminal summary are all written. `spt-conformance run`
 reads that report with `run_report(config)`.
 
-With `--spt-record DIR` the run is recorded (`conformance.cassette_record`), and with
-`--spt-replay DIR` it is replayed from a recording (`conformance.cassette_replay`): both are
+With `--spt-record DIR` the run is recorded (`conformance.cassettes.record`), and with
+`--spt-replay DIR` it is replayed from a recording (`conformance.cassettes.replay`): both are
 plugin objects registered here, reached by the suite's fixtures through
-`conformance.cassette.cassette_session`.
+`conformance.cassettes.session.cassette_session`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from conformance.expected import (
     apply_expected_failures,
     load_expected_failures,
 )
-from conformance.report import RunCounts, RunReport, build_report, output_path_problem, write_json
+from conformance.reports.model import RunCounts, RunReport, build_report, output_path_problem, write_json
 from conformance.scrub import scrub_text
 from conformance.session import RunOptions, RunState
 from conformance.spec import SpecError, default_spec
@@ -150,7 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _configure_cassettes(config: pytest.Config, state: RunState) -> None:
-    from conformance.cassette import CassetteError, read_manifest, set_cassette_session
+    from conformance.cassettes.session import CassetteError, read_manifest, set_cassette_session
 
     record, replay = config.getoption("--spt-record"), config.getoption("--spt-replay")
     if not record and not replay:
@@ -164,14 +164,14 @@ def _configure_cassettes(config: pytest.Config, state: RunState) -> None:
         )
     session: Any
     if record:
-        from conformance.cassette_record import Recorder, prepare_directory
+        from conformance.cassettes.record import Recorder, prepare_directory
 
         problem = prepare_directory(Path(record))
         if problem:
             raise pytest.UsageError(problem)
         session = Recorder(Path(record), state)
     else:
-        from conformance.cassette_replay import Replayer
+        from conformance.cassettes.replay import Replayer
 
         try:
             manifest = read_manifest(Path(replay))
@@ -184,7 +184,7 @@ def _configure_cassettes(config: pytest.Config, state: RunState) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from conformance.cassette import cassette_session
+    from conformance.cassettes.session import cassette_session
 
     cassettes: Any = cassette_session(config)
     if cassettes is not None:
@@ -466,8 +466,8 @@ class _Collector:
 
     @staticmethod
     def _finish_recording(config: pytest.Config, results: list[RequirementResult]) -> None:
-        from conformance.cassette import cassette_session
-        from conformance.cassette_record import Recorder
+        from conformance.cassettes.record import Recorder
+        from conformance.cassettes.session import cassette_session
 
         recorder = cassette_session(config)
         if isinstance(recorder, Recorder):
@@ -484,8 +484,8 @@ def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:
 
 
 def _write_reports(config: pytest.Config, report: RunReport) -> None:
-    from conformance.report_html import write_html
-    from conformance.report_junit import write_junit
+    from conformance.reports.html import write_html
+    from conformance.reports.junit import write_junit
 
     writers: dict[str, Callable[[RunReport, Path], None]] = {
         "--spt-json": write_json,
@@ -518,7 +518,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = run_report(config)
     if report is None:
         return
-    from conformance.report_text import render_summary
+    from conformance.reports.text import render_summary
 
     terminalreporter.section("SPT conformance")
     for line in render_summary(report, colour=bool(terminalreporter.hasmarkup)).splitlines():

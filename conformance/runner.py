@@ -12,7 +12,7 @@ summary and return its exit code.
 With no target, the bundled reference server starts in this process on a free loopback port
 with a throwaway database, and is certified with its decisions counted as requirements.
 
-`--record DIR` records the run (`conformance.cassette_record`); `replay` runs the suite again
+`--record DIR` records the run (`conformance.cassettes.record`); `replay` runs the suite again
 from such a recording, with no server and no network: the recorded target, seed and selection
 are passed again, the tests judge the recorded responses afresh, and the verdicts are compared
 with the recorded ones.
@@ -41,8 +41,8 @@ from conformance.expected import ExpectedFailuresError, load_expected_failures
 from conformance.plugin import run_report, run_results
 from conformance.preflight import TargetUnusable, preflight
 from conformance.progress import Progress
-from conformance.report import RunReport, output_path_problem, shown_url
-from conformance.report_text import render_summary
+from conformance.reports.model import RunReport, output_path_problem, shown_url
+from conformance.reports.text import render_summary
 from conformance.spec import Spec, SpecError, default_spec
 from conformance.target import Target, TargetError, load_target, target_from_mapping
 
@@ -106,7 +106,7 @@ class _ReportCatcher:
     misses: list[str] | None = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        from conformance.cassette import cassette_session
+        from conformance.cassettes.session import cassette_session
 
         self.report = run_report(config)
         self.results = run_results(config)
@@ -140,7 +140,7 @@ def _check_request(request: RunRequest, spec: Spec) -> None:
     if importlib.util.find_spec(request.suite) is None:
         raise _Stop(EXIT_USAGE, f"the test package {request.suite} cannot be imported; reinstall spt-conformance")
     if request.record is not None:
-        from conformance.cassette_record import prepare_directory
+        from conformance.cassettes.record import prepare_directory
 
         if request.workers not in (None, "0"):
             raise _Stop(EXIT_USAGE, "--record runs in one process (a recording replays in test order); drop --workers")
@@ -396,7 +396,7 @@ def replay(
 def replay_outcome(
     request: ReplayRequest, *, out: TextIO | None = None, err: TextIO | None = None, live: bool | None = None
 ) -> ReplayOutcome:
-    from conformance.cassette import CassetteError, read_manifest
+    from conformance.cassettes.session import CassetteError, read_manifest
 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.catalog import Catalogue, build_catalogue
-from conformance.lifecycle_spec import Lifecycle, build_lifecycle
+from conformance.lifecycle.spec import Lifecycle, build_lifecycle
 from conformance.resources import spec_dir
 from conformance.specfile import Location, SpecError, SpecFile, load_json, load_yaml
 

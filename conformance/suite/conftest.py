@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.cassette import CassetteSession, cassette_session
+from conformance.cassettes.session import CassetteSession, cassette_session
 from conformance.client import Journal, StripeClient
 from conformance.clock import Clock
 from conformance.events import EventLog, WebhookEndpoints, choose_mode

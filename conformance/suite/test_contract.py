@@ -2,7 +2,7 @@
 
 One test per operation; an operation that needs a capability the target lacks is skipped with
 the reason. Failures are reported against the requirement of the Schemathesis check that found
-them (`conformance.contract.CHECKS`); what the suite's own checks find on the same exchanges is
+them (`conformance.contract.operations.CHECKS`); what the suite's own checks find on the same exchanges is
 reported by the journal, as for every test.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.client import StripeClient
-from conformance.contract import CHECKS, all_operation_ids, operation_needs, run_operation
+from conformance.contract.operations import CHECKS, all_operation_ids, operation_needs, run_operation
 from conformance.scenario import Scenario
 from conformance.session import RunState
 from conformance.spec import default_spec

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.client import Journal
-from conformance.lifecycle import run_lifecycle
-from conformance.lifecycle_plan import plan
+from conformance.lifecycle.machine import run_lifecycle
+from conformance.lifecycle.plan import plan
 from conformance.plugin import run_state
 from conformance.scenario import Scenario
 from conformance.session import RunState

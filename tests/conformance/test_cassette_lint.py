@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cassette_lint import lint_directory
+from conformance.cassettes.lint import lint_directory
 from conformance.cli import main
 from conformance.resources import cassettes_dir
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from vcr.request import Request
 
-from conformance.cassette_format import YamlSerializer, cassette_name, elided_value, pack_body, unpack_body
-from conformance.cassette_match import Bindings, Canonical, canonical, choose
-from conformance.cassette_play import ReplayCassette, ReplayMiss
-from conformance.cassette_scrub import Scrubber
+from conformance.cassettes.format import YamlSerializer, cassette_name, elided_value, pack_body, unpack_body
+from conformance.cassettes.match import Bindings, Canonical, canonical, choose
+from conformance.cassettes.play import ReplayCassette, ReplayMiss
+from conformance.cassettes.scrub import Scrubber
 
 BASE = "http://127.0.0.1:5000"
 AGENT = "sk_test_SCRUBBED0123456789"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conformance import runner
-from conformance.cassette import read_manifest
-from conformance.cassette_format import YamlSerializer
+from conformance.cassettes.format import YamlSerializer
+from conformance.cassettes.session import read_manifest
 from conformance.resources import cassettes_dir
 from conformance.runner import ReplayOutcome, ReplayRequest, RunRequest
 

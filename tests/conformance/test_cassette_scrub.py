@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from conformance.cassette_scrub import REARMED_CARD, Scrubber, is_placeholder, placeholder, rearm, resign
+from conformance.cassettes.scrub import REARMED_CARD, Scrubber, is_placeholder, placeholder, rearm, resign
 from conformance.receiver import sign, verify_signature
 from conformance.scrub import find_card_numbers
 

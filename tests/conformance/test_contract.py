@@ -12,14 +12,14 @@ import pytest
 
 from conformance.client import Journal, StripeClient
 from conformance.clock import Clock
-from conformance.contract import (
+from conformance.contract.cases import _small
+from conformance.contract.operations import (
     CHECKS,
     _for_generation,
     all_operation_ids,
     operation_needs,
     run_operation,
 )
-from conformance.contract_cases import _small
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
 from conformance.target import target_from_mapping

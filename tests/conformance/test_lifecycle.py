@@ -1,7 +1,7 @@
 """The generated lifecycle machine: it passes a faithful fake server and fails each broken one.
 
 The fake is a small in-process SPT server behind `httpx.MockTransport`, written from the
-contract (not from conformance.model), with one bug that can be switched on.
+contract (not from conformance.lifecycle.model), with one bug that can be switched on.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from conformance.client import Exchange, Journal, StripeClient
 from conformance.clock import Clock
-from conformance.lifecycle import call_list, run_lifecycle
-from conformance.lifecycle_plan import plan
+from conformance.lifecycle.machine import call_list, run_lifecycle
+from conformance.lifecycle.plan import plan
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
 from conformance.target import Target, target_from_mapping

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance import invariants as inv
-from conformance import model as m
-from conformance.lifecycle_spec import Lifecycle
-from conformance.model import Limits, Recurring, Request, TokenModel
+from conformance.lifecycle import invariants as inv
+from conformance.lifecycle import model as m
+from conformance.lifecycle.model import Limits, Recurring, Request, TokenModel
+from conformance.lifecycle.spec import Lifecycle
 from conformance.resources import spec_dir
 from conformance.spec import load_spec
 

@@ -16,10 +16,10 @@ import pytest
 
 from conformance.catalog import Catalogue, Level, Requirement
 from conformance.expected import EntryStatus, ExpectedFailure, ExpectedOutcome
-from conformance.report import RunCounts, RunReport, build_report, output_path_problem, write_json
-from conformance.report_html import render_html
-from conformance.report_junit import render_junit, write_junit
-from conformance.report_text import render_summary
+from conformance.reports.html import render_html
+from conformance.reports.junit import render_junit, write_junit
+from conformance.reports.model import RunCounts, RunReport, build_report, output_path_problem, write_json
+from conformance.reports.text import render_summary
 from conformance.target import target_from_mapping
 from conformance.verdicts import Evidence, Outcome, RequirementResult, Verdict
 

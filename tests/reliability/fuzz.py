@@ -1,6 +1,6 @@
 """Schemathesis negative fuzzing of every operation of spec/openapi.yaml, straight at a server.
 
-The schema is the suite's own (`conformance.contract.contract_schema`: GET bodies dropped, the
+The schema is the suite's own (`conformance.contract.operations.contract_schema`: GET bodies dropped, the
 `currency` format registered), but only negative data is drawn: each case breaks the operation's
 schema in its path, query or body, so each must be refused with a 4xx Stripe error. The case is
 sent bracket-encoded as Stripe reads forms, authenticated as the operation's caller. Operations
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from conformance.client import encode_form
-from conformance.contract import MAX_URL, contract_schema
+from conformance.contract.operations import MAX_URL, contract_schema
 from conformance.spec import Spec, default_spec
 from tests.reliability.calls import is_stripe_error
 from tests.reliability.wire_schema import WireSchema

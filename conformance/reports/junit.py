@@ -13,7 +13,7 @@ import socket
 import xml.etree.ElementTree as ET  # only writes XML here; never parses untrusted input
 from pathlib import Path
 
-from conformance.report import RequirementEntry, RunReport
+from conformance.reports.model import RequirementEntry, RunReport
 from conformance.verdicts import Verdict
 
 __all__ = ["render_junit", "write_junit"]

@@ -1,8 +1,8 @@
 """The lifecycle as a Hypothesis state machine, generated from `spec/lifecycle.yaml` alone.
 
-Theory of operation. `conformance.lifecycle_plan.plan()` lists the moves the suite can drive on
+Theory of operation. `conformance.lifecycle.plan.plan()` lists the moves the suite can drive on
 the target, from the lifecycle data alone. `build_machine()` turns the plan into a
-`RuleBasedStateMachine`; each rule sends one request, asks `conformance.model` what should have
+`RuleBasedStateMachine`; each rule sends one request, asks `conformance.lifecycle.model` what should have
 happened, and judges the answer, then both views of the token, then the invariants.
 
 Time is shared with other tests, which may move the target's clock. The machine therefore knows
@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, initialize, precondition, rule
 
-from conformance import invariants as judge
-from conformance import model as oracle
 from conformance.client import Exchange, StripeClient
 from conformance.clock import CLOCK
-from conformance.lifecycle_plan import Move, Plan, plan
-from conformance.lifecycle_spec import Lifecycle, Trigger
-from conformance.model import Emitted, Limits, Request, Step, TokenModel
+from conformance.lifecycle import invariants as judge
+from conformance.lifecycle import model as oracle
+from conformance.lifecycle.model import Emitted, Limits, Request, Step, TokenModel
+from conformance.lifecycle.plan import Move, Plan, plan
+from conformance.lifecycle.spec import Lifecycle, Trigger
 from conformance.scenario import Scenario
 from conformance.spec import Operation
 from conformance.violation import STRIPE_ERROR_TYPES, Violation

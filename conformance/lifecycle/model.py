@@ -10,7 +10,7 @@ recurring window's end) as time passes.
 Rules of this file:
 - Each word of the lifecycle vocabulary (spec/schemas/lifecycle.schema.json: guards, effects,
   conditions, invariants) gets its meaning exactly once, in the tables `GUARDS`, `EFFECTS` and
-  `CONDITIONS` here and `INVARIANTS` in `conformance.invariants`. A word the tables do not know is a `ModelError`, so a new word
+  `CONDITIONS` here and `INVARIANTS` in `conformance.lifecycle.invariants`. A word the tables do not know is a `ModelError`, so a new word
   in the spec cannot be silently ignored. Which trigger uses which word is the spec's business:
   nothing here is written per trigger except `ASPECTS` (which of a trigger's requirements judges
   which part of its outcome, checked against the spec by tests/conformance/test_model.py).
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.lifecycle_spec import Lifecycle, Trigger
+from conformance.lifecycle.spec import Lifecycle, Trigger
 
 __all__ = [
     "ASPECTS",
@@ -246,7 +246,9 @@ def word(table: Mapping[str, Any], kind: str, name: str) -> Any:
     try:
         return table[name]
     except KeyError:
-        raise ModelError(f"the model gives no meaning to the {kind} {name!r}; add it to conformance/model.py") from None
+        raise ModelError(
+            f"the model gives no meaning to the {kind} {name!r}; add it to conformance/lifecycle/model.py"
+        ) from None
 
 
 def _emits(trigger: Trigger) -> tuple[Emitted, ...]:

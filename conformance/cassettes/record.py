@@ -6,7 +6,7 @@ protocol (setup, call and teardown); the suite's requests, Schemathesis's includ
 through the one httpx seam. vcrpy's `before_record_request` and `before_record_response` hooks
 scrub each exchange as it is appended, so no secret is ever held in a cassette, let alone
 written. When the test ends, the webhook deliveries the receiver got since the previous test
-ended are scrubbed, re-signed (`conformance.cassette_scrub.resign`) and kept in the cassette's
+ended are scrubbed, re-signed (`conformance.cassettes.scrub.resign`) and kept in the cassette's
 metadata. Everything is written to a staging directory next to DIR, which replaces DIR only when
 the run finished with verdicts, together with `manifest.json`.
 """
@@ -28,14 +28,14 @@ import pytest
 from vcr.cassette import Cassette
 
 from conformance import __version__
-from conformance.cassette import MANIFEST, SESSION_CASSETTE, Manifest, Router, TestEntry, patched, stable_generation
-from conformance.cassette_format import TRANSPORT_HEADERS, YamlSerializer, before_save, cassette_name, pack_body
-from conformance.cassette_scrub import Scrubber, placeholder, resign
+from conformance.cassettes.session import MANIFEST, SESSION_CASSETTE, Manifest, Router, TestEntry, patched, stable_generation
+from conformance.cassettes.format import TRANSPORT_HEADERS, YamlSerializer, before_save, cassette_name, pack_body
+from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
 from conformance.clock import Clock
 from conformance.plugin import fold_outcome
 from conformance.receiver import Delivery, Receiver
-from conformance.report import shown_url
+from conformance.reports.model import shown_url
 from conformance.session import RunState
 from conformance.verdicts import RequirementResult
 

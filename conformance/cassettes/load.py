@@ -1,7 +1,7 @@
 """Reading a recording ahead of its replay, on another core.
 
 A replay spends a large part of its time reading cassettes: parsing YAML, rebuilding vcrpy's
-requests, and putting every recorded request in canonical form (`conformance.cassette_match`).
+requests, and putting every recorded request in canonical form (`conformance.cassettes.match`).
 None of it depends on the run, so `Preloader` does it in a helper process, in the order the tests
 will ask, while the tests run; the replay then only unpickles what it needs. Where a helper
 process cannot start, each cassette is prepared when it is needed, with the same function.
@@ -19,8 +19,8 @@ from typing import Any
 
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 
-from conformance.cassette_format import YamlSerializer, after_load
-from conformance.cassette_match import Canonical, canonical, response_ids
+from conformance.cassettes.format import YamlSerializer, after_load
+from conformance.cassettes.match import Canonical, canonical, response_ids
 
 __all__ = ["Preloader", "Prepared", "prepare"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.cassette_scrub import SECRET_PLACEHOLDER
+from conformance.cassettes.scrub import SECRET_PLACEHOLDER
 from conformance.receiver import mask_uuids
 from conformance.scrub import CVC_FIELD, SECRET, find_card_numbers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conformance.report import RequirementEntry, RunReport
+from conformance.reports.model import RequirementEntry, RunReport
 from conformance.verdicts import VERDICT_ORDER, Verdict
 
 __all__ = ["render_summary", "verdict_line"]

@@ -1,8 +1,8 @@
 """Playing one recorded test back: which recorded answer each request gets, under a lock.
 
 `ReplayCassette` is a vcrpy cassette in record mode `none`, read by vcrpy's persister (through
-`conformance.cassette_load`). Each request is scrubbed as the recording was, put in canonical
-form and matched by `conformance.cassette_match` under a lock (twenty threads may ask at once;
+`conformance.cassettes.load`). Each request is scrubbed as the recording was, put in canonical
+form and matched by `conformance.cassettes.match` under a lock (twenty threads may ask at once;
 identical requests are answered in recorded order, whoever asks first), then answered with the
 recorded response, in which the values bound by the match are put back (`Bindings.substitute`)
 and card placeholders are re-armed. A request the cassette does not hold raises `ReplayMiss`,
@@ -18,10 +18,10 @@ from typing import Any
 
 from vcr.cassette import Cassette
 
-from conformance.cassette_format import YamlSerializer, unpack_body
-from conformance.cassette_load import Prepared, prepare
-from conformance.cassette_match import Bindings, Canonical, canonical, choose, closest, response_ids
-from conformance.cassette_scrub import Scrubber, placeholder, rearm
+from conformance.cassettes.format import YamlSerializer, unpack_body
+from conformance.cassettes.load import Prepared, prepare
+from conformance.cassettes.match import Bindings, Canonical, canonical, choose, closest, response_ids
+from conformance.cassettes.scrub import Scrubber, placeholder, rearm
 from conformance.receiver import Delivery
 from conformance.scrub import find_card_numbers
 

@@ -1,7 +1,7 @@
 """The token lifecycle (`spec/lifecycle.yaml`) as frozen, typed objects.
 
 This is the data only. Its meaning (what `fits_headroom` or `capture_amount` does) lives once in
-`conformance.model`; the reference server writes the same table as code and a test compares them.
+`conformance.lifecycle.model`; the reference server writes the same table as code and a test compares them.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ requirement it proves (`CHECKS`); what they find becomes `Violation`s, one per r
 kind of failure.
 
 Making cases meaningful (real ids for positive data) and safe (the shared clock, webhook URLs)
-is `conformance.contract_cases`.
+is `conformance.contract.cases`.
 
 Left out: Schemathesis's `positive_data_acceptance`. The schema cannot say that a token is
 already revoked or used up, that an amount exceeds the remaining headroom, that both spellings of
@@ -37,7 +37,7 @@ import requests
 from hypothesis import strategies as st
 
 from conformance.client import Exchange, StripeClient, encode_form
-from conformance.contract_cases import Fixtures, prepare_case, unused_loopback_url
+from conformance.contract.cases import Fixtures, prepare_case, unused_loopback_url
 from conformance.scenario import Scenario
 from conformance.spec import HTTP_METHODS, Spec
 from conformance.violation import Violation

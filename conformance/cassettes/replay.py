@@ -1,8 +1,8 @@
 """`spt-conformance replay DIR`: the suite's assertions, run again against recorded traffic.
 
 Theory of operation. The `Replayer` is a pytest plugin object. For each test it opens the test's
-cassette (`conformance.cassette_play.ReplayCassette`, read ahead on another core by
-`conformance.cassette_load`), makes it current on the run's `Router` for the whole test protocol,
+cassette (`conformance.cassettes.play.ReplayCassette`, read ahead on another core by
+`conformance.cassettes.load`), makes it current on the run's `Router` for the whole test protocol,
 and injects the webhook deliveries it holds into the receiver up front (a replay's receiver
 listens on no port). Nothing is copied from the recording's verdicts: the checks and assertions
 run again on what the cassette answers, so an edited response is judged like a live one.
@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from conformance.cassette import SESSION_CASSETTE, Manifest, Router, patched, stable_generation
-from conformance.cassette_load import Preloader
-from conformance.cassette_play import ReplayCassette, ReplayMiss
-from conformance.cassette_scrub import Scrubber
+from conformance.cassettes.session import SESSION_CASSETTE, Manifest, Router, patched, stable_generation
+from conformance.cassettes.load import Preloader
+from conformance.cassettes.play import ReplayCassette, ReplayMiss
+from conformance.cassettes.scrub import Scrubber
 from conformance.client import StripeClient
 from conformance.clock import Clock
 from conformance.receiver import Receiver

@@ -6,7 +6,7 @@ advancing the target's clock), every `forbidden:` entry (from a state it may nev
 breaking a guard the way the guard's `violated_by` says), and the observations. Nothing is
 written per trigger: a move's request follows from its guards (a `fits_headroom` guard means an
 amount within the headroom, `currency_matches` the token's currency), its actor, and the
-operation it names. `conformance.lifecycle` turns the plan into a state machine.
+operation it names. `conformance.lifecycle.machine` turns the plan into a state machine.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from conformance import model as oracle
-from conformance.lifecycle_spec import Forbidden, Lifecycle, Trigger
+from conformance.lifecycle import model as oracle
+from conformance.lifecycle.spec import Forbidden, Lifecycle, Trigger
 from conformance.spec import Operation
 
 __all__ = ["DECLINING", "Move", "Plan", "plan"]

@@ -1,6 +1,6 @@
 """Judging what a server shows against the model: one step's outcome, and the invariants.
 
-The model (`conformance.model`) says what a token should be; this module compares that belief
+The model (`conformance.lifecycle.model`) says what a token should be; this module compares that belief
 with the issued and granted views a server returns. `state_violations` judges a step's own
 outcome; `invariant_violations` gives each word of the lifecycle's `invariants:` its meaning once,
 in `INVARIANTS`, and checks them all on every read.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from conformance.lifecycle_spec import Lifecycle
-from conformance.model import TokenModel, word
+from conformance.lifecycle.model import TokenModel, word
+from conformance.lifecycle.spec import Lifecycle
 from conformance.violation import Violation
 
 __all__ = ["INVARIANTS", "Views", "captured_of", "invariant_violations", "state_violations"]

@@ -34,8 +34,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from conformance.cassette_format import ELIDED_VALUE, TRANSPORT_HEADERS, body_digest, elided_value
-from conformance.cassette_scrub import SECRET_PLACEHOLDER, Scrubber, is_placeholder
+from conformance.cassettes.format import ELIDED_VALUE, TRANSPORT_HEADERS, body_digest, elided_value
+from conformance.cassettes.scrub import SECRET_PLACEHOLDER, Scrubber, is_placeholder
 
 __all__ = ["Bindings", "Canonical", "Slot", "canonical", "choose", "closest", "response_ids"]
 

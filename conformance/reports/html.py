@@ -11,8 +11,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from conformance.report import RequirementEntry, RunReport
-from conformance.report_text import verdict_line
+from conformance.reports.model import RequirementEntry, RunReport
+from conformance.reports.text import verdict_line
 from conformance.verdicts import VERDICT_ORDER, Verdict
 
 __all__ = ["render_html", "write_html"]

@@ -1,7 +1,7 @@
 """Recordings of a run: the manifest, and the one seam through which vcrpy sees the suite's traffic.
 
 A recording is a directory: `manifest.json` (what was certified, how, and the verdicts), one
-cassette per test (`<module>/<test>.yaml`, see `conformance.cassette_format`), and
+cassette per test (`<module>/<test>.yaml`, see `conformance.cassettes.format`), and
 `_session.yaml` for the traffic of session-wide fixtures (the webhook endpoints every events
 test shares), so that any selection of the tests can be replayed on its own.
 
@@ -11,8 +11,8 @@ current: the running test's, or the session's while a session fixture talks. The
 requests all go to the target's base URL; anything else (the embedded reference server, running
 in this process, delivering webhooks to the receiver through its own httpx client) is let
 through untouched and never recorded. While replaying, anything else is refused: a replay opens
-no connection. Recording (`conformance.cassette_record`) and replaying
-(`conformance.cassette_replay`) are plugin objects that the suite's fixtures reach through
+no connection. Recording (`conformance.cassettes.record`) and replaying
+(`conformance.cassettes.replay`) are plugin objects that the suite's fixtures reach through
 `cassette_session(config)`.
 """
 

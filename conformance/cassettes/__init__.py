@@ -1,0 +1,1 @@
+"""Recorded runs: the cassette format, scrubbing, recording, matching, replaying and linting."""

@@ -1,0 +1,1 @@
+"""Contract tests: Schemathesis over `spec/openapi.yaml`, sent through the suite's own client."""

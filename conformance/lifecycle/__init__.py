@@ -1,0 +1,1 @@
+"""The token lifecycle: its spec, the pure model, the invariants, and the generated state machine."""
