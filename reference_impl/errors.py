@@ -66,10 +66,15 @@ class ValidationError(InvalidRequest):
 
 
 class NotFound(DomainError):
+    """resource_missing, as Stripe answers it: 404 for an object named in the URL path, 400 for
+    one named in a body or query parameter (`param` names either)."""
+
     status = 404
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, in_path: bool = False) -> None:
         super().__init__(message, code="resource_missing", param=param)
+        if not in_path:
+            self.status = 400
 
 
 class AuthenticationFailed(DomainError):

@@ -85,7 +85,7 @@ def _load(env: Env, tx: Tx, token_id: str, *, owner: str, view: str, param: str)
         label = "SharedPaymentIssuedToken" if view == "issued" else "SharedPaymentGrantedToken"
         if token is None and "missing_token_is_400" in env.faults:
             raise InvalidRequest(f"No such {label}: '{token_id}'", param=param)
-        raise NotFound(f"No such {label}: '{token_id}'", param=param)
+        raise NotFound(f"No such {label}: '{token_id}'", param=param, in_path=True)
     if expiry_due(token, env.clock.now()):
         raise NeedsSettle(token.id)
     return token

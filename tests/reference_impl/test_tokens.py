@@ -98,18 +98,18 @@ def test_issue_seller_profile_of_an_agent_is_refused(world: World) -> None:
 
 
 @pytest.mark.parametrize("payment_method", ["pm_doesnotexist", "card_4242"])
-def test_issue_unusable_payment_method_is_404(world: World, payment_method: str) -> None:
+def test_issue_unusable_payment_method_is_400_resource_missing(world: World, payment_method: str) -> None:
     err = error_of(lambda: world.issue(payment_method=payment_method))
-    assert err.http_status == 404
+    assert err.http_status == 400
     assert err.error is not None
     assert (err.error.code, err.error.param) == ("resource_missing", "payment_method")
 
 
-def test_issue_another_accounts_payment_method_is_404(world: World) -> None:
+def test_issue_another_accounts_payment_method_is_400_resource_missing(world: World) -> None:
     token = world.issue()
     pi = world.pay(token.id, 100)  # the clone belongs to the seller
     err = error_of(lambda: world.issue(payment_method=pi.payment_method))
-    assert err.http_status == 404
+    assert err.http_status == 400
 
 
 def test_issue_concrete_payment_method_of_the_agent_is_reusable(world: World) -> None:
