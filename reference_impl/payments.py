@@ -169,7 +169,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
         account=call.account.id,
         created=now,
         amount=params["amount"],
-        currency=params["currency"],
+        currency=str(params["currency"]).lower(),  # any case accepted, stored lower case, as Stripe does
         status="requires_payment_method",
         client_secret=f"{pid}_secret_{new_secret('', 24)}",
         capture_method=params.get("capture_method", "automatic"),

@@ -92,7 +92,7 @@ def _load(env: Env, tx: Tx, token_id: str, *, owner: str, view: str, param: str)
 
 
 def _limits(raw: Mapping[str, Any], now: int) -> UsageLimits:
-    currency = raw["currency"]
+    currency = str(raw["currency"]).lower()  # Stripe accepts any case and stores lower case
     if currency not in CURRENCIES:
         raise InvalidRequest(f"Invalid currency: {currency}.", code="invalid_currency", param="usage_limits[currency]")
     expires_at = raw.get("expires_at")

@@ -159,7 +159,7 @@ def test_issue_non_integer_limit_is_refused_400(spt: Scenario, name: str, value:
 
 
 @pytest.mark.requirement("SPT-ISS-009")
-@pytest.mark.parametrize("currency", ["USD", "us", "usdx", "abc", "u$d"])
+@pytest.mark.parametrize("currency", ["us", "usdx", "abc", "u$d"])
 def test_issue_invalid_currency_is_refused_400(spt: Scenario, currency: str) -> None:
     exchange = spt.issue_exchange(currency=currency)
     expect_error(
@@ -167,8 +167,22 @@ def test_issue_invalid_currency_is_refused_400(spt: Scenario, currency: str) -> 
         "SPT-ISS-009",
         status=400,
         type="invalid_request_error",
-        tip="usage_limits[currency] is a three-letter lowercase ISO 4217 code, checked against the list of codes",
+        tip="usage_limits[currency] is a three-letter ISO 4217 code, checked against the list of codes",
     )
+
+
+@pytest.mark.requirement("SPT-ISS-009")
+@pytest.mark.parametrize("currency", ["USD", "Usd"])
+def test_issue_upper_case_currency_is_accepted_as_lower_case(spt: Scenario, currency: str) -> None:
+    exchange = spt.issue_exchange(currency=currency)
+    token = expect_ok(
+        exchange,
+        "SPT-ISS-009",
+        object_type="shared_payment.issued_token",
+        tip="Stripe accepts a currency code in any case and answers it in lower case",
+    )
+    limits = token.get("usage_limits") or {}
+    expect_equal(limits.get("currency"), "usd", "SPT-ISS-009", what="usage_limits.currency", exchanges=[exchange])
 
 
 # ---------------------------------------------------------------------------- refused by decision
