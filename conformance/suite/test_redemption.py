@@ -253,7 +253,7 @@ def test_pay_exactly_max_amount_consumes_token(spt: Scenario) -> None:
 def test_pay_with_consumed_token_is_refused(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     spt.pay_ok(token.id, 1000)
-    spt.expect_use_refused(spt.pay(token.id, 1), token.id, "SPT-USE-010", captured=1000)
+    spt.expect_use_refused(spt.pay(token.id, 100), token.id, "SPT-USE-010", captured=1000)
 
 
 # ---------------------------------------------------------------------------- declines
