@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ValidationError",
+    "not_found",
 ]
 
 _DOC = "https://docs.stripe.com/error-codes"
@@ -75,6 +76,14 @@ class NotFound(DomainError):
         super().__init__(message, code="resource_missing", param=param)
         if not in_path:
             self.status = 400
+
+
+def not_found(message: str, param: str | None, status: int = 404) -> DomainError:
+    """`resource_missing` answered with `status`: Stripe says 404 for an id in the path and 400
+    for one named in a parameter; which one a server uses for which is a variant."""
+    if status == 404:
+        return NotFound(message, param=param, in_path=True)
+    return InvalidRequest(message, code="resource_missing", param=param)
 
 
 class AuthenticationFailed(DomainError):

@@ -18,7 +18,7 @@ from reference_impl.windows import INTERVALS, LEGACY_INTERVALS
 
 __all__ = ["OPERATIONS", "Operation", "match"]
 
-_CURRENCY = Str(pattern=r"[A-Za-z]{3}", why="must be a three-letter ISO currency code")
+_CURRENCY = Str(pattern=r"[a-z]{3}", why="must be a three-letter lowercase ISO currency code")
 _EXPAND = Array(Str())
 _LIST_PAGING: Mapping[str, Spec] = {
     "limit": Int(minimum=1, maximum=100),
@@ -27,7 +27,7 @@ _LIST_PAGING: Mapping[str, Spec] = {
 }
 _USAGE_LIMITS = Obj(
     {
-        "currency": Str(pattern=r"[A-Za-z]{3}", required=True, why=_CURRENCY.why),
+        "currency": Str(pattern=r"[a-z]{3}", required=True, why=_CURRENCY.why),
         "max_amount": Int(minimum=1, maximum=99_999_999_999, required=True),
         "expires_at": Int(),
         "recurring": Obj({"interval": Enum(INTERVALS, required=True), "interval_count": Int(minimum=1, maximum=1000)}),
@@ -130,7 +130,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         Obj(
             {
                 "amount": Int(minimum=1, maximum=99_999_999, required=True),
-                "currency": Str(pattern=r"[A-Za-z]{3}", required=True, why=_CURRENCY.why),
+                "currency": Str(pattern=r"[a-z]{3}", required=True, why=_CURRENCY.why),
                 "automatic_payment_methods": Obj(
                     {"enabled": Bool(required=True), "allow_redirects": Enum(("always", "never"))}
                 ),
