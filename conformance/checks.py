@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.cardscan import find_card_data
 from conformance.client import Exchange
 from conformance.schema_check import response_schema
-from conformance.scrub import SECRET, find_card_numbers, find_secrets
+from conformance.scrub import SECRET, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
 __all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "check", "run_checks"]
@@ -189,11 +190,10 @@ def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violat
 
 @check("no_card_data", "SPT-SEC-008")
 def no_card_data(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
-    for finding in find_card_numbers(exchange.response_text):
+    for finding in find_card_data(exchange.response_text):
         echoed = (
             " (an echo of a value the request carried)"
-            if finding.kind == "card number"
-            and (exchange.response_text[finding.start : finding.end] in exchange.request_body)
+            if finding.kind == "card number" and finding.value in exchange.request_body
             else ""
         )
         yield _violation(

@@ -200,11 +200,13 @@ def test_error_status_agrees_with_the_error(spt: Scenario) -> None:
 
 
 def _expect_resource_missing_status(exchange: Exchange, error: Mapping[str, Any]) -> None:
-    """Stripe answers a missing object named in the URL path with 404 (param null) and one named
-    in a parameter with 400 and that parameter in `param`; a server that answers the latter with
-    404 is within what a Stripe client handles (both are InvalidRequestError)."""
+    """Stripe answers a missing object named in the URL path with 404 (param null, or naming the
+    path parameter) and one named in a parameter with 400 and that parameter in `param`; a server
+    that answers the latter with 404 is within what a Stripe client handles (both raise
+    InvalidRequestError)."""
     route = find_route(exchange.method, exchange.path)
-    in_path = not error.get("param") and route is not None and "{" in route.template
+    path_params = set(re.findall(r"\{([^}]+)\}", route.template)) | {"id"} if route is not None else set()
+    in_path = bool(path_params - {"id"}) and (not error.get("param") or error.get("param") in path_params)
     if in_path:
         expect_equal(
             exchange.status,

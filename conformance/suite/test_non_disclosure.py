@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
+from conformance.cardscan import find_card_data
 from conformance.client import Exchange, Journal
 from conformance.events import EVENTS, WEBHOOK_ENDPOINTS, EventLog
 from conformance.receiver import Receiver, mask_uuids
 from conformance.scenario import PAYMENT_INTENTS, Scenario
-from conformance.scrub import SECRET, find_card_numbers, find_secrets
+from conformance.scrub import SECRET, find_secrets
 from conformance.session import RunState
 from conformance.violation import expect, expect_ok
 
@@ -100,7 +101,7 @@ def _objects(node: Any) -> Iterator[Mapping[str, Any]]:
 @pytest.mark.requirement("SPT-SEC-008")
 def test_no_card_number_or_cvc_in_any_response_event_or_delivery(seen: list[Seen]) -> None:
     for item in seen:
-        found = find_card_numbers(mask_uuids(item.text))  # an idempotency key is no card number
+        found = find_card_data(mask_uuids(item.text))  # an idempotency key is no card number
         expect(
             not found,
             "SPT-SEC-008",
