@@ -164,7 +164,7 @@ def test_refusal_to_a_stranger_is_404_as_for_no_such_token(spt: Scenario) -> Non
 def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     original = str(token.issued.get("payment_method"))
-    seen: list[Exchange] = [spt.granted(token.id), spt.granted(token.id, expand=["payment_method_details"])]
+    seen: list[Exchange] = [spt.granted(token.id), spt.granted(token.id, expand=["risk_details"])]
     payment = spt.pay(token.id, 400)
     intent = expect_ok(payment, "SPT-USE-001", object_type="payment_intent")
     seen.append(payment)

@@ -75,13 +75,19 @@ def test_form_body_with_nested_brackets_is_accepted(spt: Scenario, brackets: str
 def test_expand_array_is_accepted_indexed_and_bracketed(spt: Scenario, style: str) -> None:
     created = spt.agent.post(ISSUED, spt.issue_params(expand=["risk_details"]), array_style=style)
     token = expect_ok(created, "SPT-WIRE-002", object_type=ISSUED_OBJECT)
+    intent = expect_ok(spt.pay(str(token["id"]), 100), "SPT-USE-001", object_type="payment_intent")
+    two = ["latest_charge", "payment_method"]  # two elements, so that the index or [] matters
     for exchange in (
-        spt.agent.get(f"{ISSUED}/{token['id']}", {"expand": ["risk_details", "usage_details"]}, array_style=style),
+        spt.agent.get(f"{ISSUED}/{token['id']}", {"expand": ["risk_details"]}, array_style=style),
         spt.seller.get(f"{GRANTED}/{token['id']}", {"expand": ["risk_details"]}, array_style=style),
+        spt.seller.get(f"{PAYMENT_INTENTS}/{intent['id']}", {"expand": two}, array_style=style),
     ):
         expect_ok(
             exchange, "SPT-WIRE-002", tip=f"accept expand as {'expand[0]=' if style == 'indexed' else 'expand[]='}"
         )
+    body = exchange.body if isinstance(exchange.body, dict) else {}
+    expanded = [name for name in two if isinstance(body.get(name), dict)]
+    expect_equal(expanded, two, "SPT-WIRE-002", what="PaymentIntent fields expanded", exchanges=[exchange])
 
 
 # ------------------------------------------------------------------ responses
