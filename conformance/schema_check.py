@@ -42,7 +42,15 @@ from conformance.violation import Violation
 if TYPE_CHECKING:  # the registry (conformance.checks) imports this module to register the check
     from conformance.checks import CheckContext
 
-__all__ = ["Route", "find_route", "object_problem", "response_schema", "schema_problem", "version_date"]
+__all__ = [
+    "Route",
+    "find_route",
+    "object_problem",
+    "rendered_version",
+    "response_schema",
+    "schema_problem",
+    "version_date",
+]
 
 _DOCUMENT = "urn:spt-conformance:openapi"
 _VERSION_DATE = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
@@ -226,11 +234,29 @@ def object_problem(schema: str, body: Any, stripe_version: str | None = None) ->
     return None if problem is None else f"{schema}: {problem}"
 
 
+def rendered_version(sent: str | None, body: Any) -> str | None:
+    """The Stripe-Version a body is rendered in: the one sent, except that an event's object is
+    rendered in the event's own `api_version`, which may be older (the earliest one decides)."""
+    listed = body.get("data") if isinstance(body, Mapping) and body.get("object") == "list" else [body]
+    events = listed if isinstance(listed, list) else []
+    versions = [
+        str(event["api_version"])
+        for event in events
+        if isinstance(event, Mapping) and event.get("object") == "event" and event.get("api_version")
+    ]
+    if not versions:
+        return sent
+    if sent is None:
+        return None  # the account's default decides the rest: judge leniently
+    return min([sent, *versions], key=lambda version: version_date(version) or "")
+
+
 def response_schema(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     body = exchange.body
     if body is None:
         return
     sent = next((v for k, v in exchange.request_headers.items() if k.lower() == "stripe-version"), None)
+    sent = rendered_version(sent, body)
     problem = schema_problem(exchange.method, exchange.path, exchange.status, body, sent)
     if problem is not None:
         yield Violation(

@@ -214,3 +214,18 @@ def test_version_date_reads_the_date_of_any_version_string() -> None:
 def test_object_problem_unknown_schema_is_a_usage_error() -> None:
     with pytest.raises(KeyError, match="no schema 'nope'"):
         schema_check.object_problem("nope", {})
+
+
+def _event(version: str) -> dict[str, Any]:
+    return {"object": "event", "id": "evt_1", "api_version": version}
+
+
+def test_rendered_version_of_events_is_the_oldest_of_sent_and_their_own() -> None:
+    sent = "2026-10-14.preview"
+    assert schema_check.rendered_version(sent, ISSUED) == sent
+    assert schema_check.rendered_version(sent, _event("2026-04-22.preview")) == "2026-04-22.preview"
+    listed = {"object": "list", "data": [_event("2026-09-30.preview"), _event("2026-05-27.preview")]}
+    assert schema_check.rendered_version(sent, listed) == "2026-05-27.preview"
+    assert schema_check.rendered_version("2026-04-22.preview", _event("2026-10-14.preview")) == "2026-04-22.preview"
+    assert schema_check.rendered_version(None, _event("2026-10-14.preview")) is None
+    assert schema_check.rendered_version(sent, {"object": "list", "data": "oops"}) == sent
