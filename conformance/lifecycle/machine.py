@@ -98,7 +98,8 @@ class World:
 def _senders(world: World, move_actor: str, token: Tracked, request: Request) -> dict[str, Callable[[], Exchange]]:
     """How each operation a move can name is sent: written per operation, never per trigger."""
     spt, client = world.scenario, world.clients[move_actor]
-    amount, currency = request.amount or 0, request.currency or "usd"
+    # A move that names no amount (a payment the token refuses anyway) still pays a payable one.
+    amount, currency = request.amount or FLOOR, request.currency or "usd"
     return {
         "PostPaymentIntents": lambda: spt.pay(token.id, amount, currency=currency, as_=client),
         "PostSharedPaymentIssuedTokensSharedPaymentIssuedTokenRevoke": lambda: spt.revoke(token.id, as_=client),
