@@ -56,6 +56,7 @@ class Behaviour:
     granted_usage_stale: bool = False
     granted_hides_deactivation: bool = False
     granted_max_shows_headroom: bool = False
+    granted_view_names_issuer_pm: bool = False
     clock_seconds_divisor: int = 1
     # ---- payments: what a payment is judged against, and what it leaves behind
     cap_per_payment: bool = False

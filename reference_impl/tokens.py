@@ -145,10 +145,10 @@ def _as_stored(env: Env, token: Token) -> Token:
     """The token as it is kept; only the deliberate bugs of faults.py keep another expiry than
     the one the issue answers with."""
     expires_at, offset = token.limits.expires_at, env.behaviour.expiry_kept_offset
+    if expires_at is not None and env.behaviour.past_expiry == "accept_usable" and expires_at <= token.created:
+        offset = None  # the deliberate bug: a token born expired never expires
     if expires_at is None or offset == 0:
         return token
-    if env.behaviour.past_expiry == "accept_usable" and expires_at <= token.created:
-        offset = None  # the deliberate bug: a token born expired never expires
     kept = None if offset is None else expires_at + offset
     return token.replace(limits=dataclasses.replace(token.limits, expires_at=kept))
 
@@ -194,6 +194,8 @@ def retrieve_granted(env: Env, tx: Tx, call: Call) -> Outcome:
     body = views.granted_token(shown, token_pm(tx, token), now, call.expand)
     if rules.granted_max_shows_headroom:
         body["usage_limits"]["max_amount"] = headroom(token, now)
+    if rules.granted_view_names_issuer_pm:
+        body["source_payment_method"] = token.payment_method
     return Outcome.ok(body)
 
 
