@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.reliability.standalone import ROOT, Process
 from reference_impl import serve
-from tests.reliability.standalone import ROOT, Process
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.spec import default_spec
+from harness.reliability.calls import ISSUED
+from harness.reliability.fuzz import fuzz_negative, parameterless
+from harness.reliability.hostile import Context, corpus, send_raw, stripe_error
 from reference_impl import RunningServer, start
-from tests.reliability.calls import ISSUED
-from tests.reliability.fuzz import fuzz_negative, parameterless
-from tests.reliability.hostile import Context, corpus, send_raw, stripe_error
 
 CORPUS = corpus()
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.reliability.calls import ISSUED, issue_form
+from harness.reliability.calls import ISSUED, issue_form
 
 __all__ = ["Answer", "Context", "corpus", "send_raw", "stripe_error"]
 
