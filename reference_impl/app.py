@@ -8,6 +8,7 @@ ever reach (SPT-ERR-004/006).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ from reference_impl.accounts import AccountSpec
 from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
+from reference_impl.headers import idempotency_key, legal_headers, stripe_version
 from reference_impl.ids import new_id
 from reference_impl.runtime import Runtime
 from reference_impl.service import Service
@@ -42,8 +44,22 @@ class _Unrecognized(DomainError):
     status = 404
 
 
+class _TimedOut(ValidationError):
+    status = 408
+
+
+def _json(body: bytes, status: int, headers: dict[str, str]) -> Response:
+    return Response(body, status, legal_headers(headers), media_type="application/json")
+
+
 def _error(err: DomainError, headers: dict[str, str]) -> Response:
-    return Response(dumps(err.to_body()), err.status, headers, media_type="application/json")
+    # A refusal may name what it refused (a parameter's name, a path): never a card number (D-37).
+    body = err.to_body()
+    error = body["error"]
+    for field in ("message", "param"):
+        if isinstance(error.get(field), str):
+            error[field] = cards.redact(error[field])
+    return _json(dumps(body), err.status, headers)
 
 
 def _credential(header: str | None) -> str | None:
@@ -61,17 +77,23 @@ def _credential(header: str | None) -> str | None:
     return "invalid"
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, timeout: float) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
     chunks, size = [], 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout):  # a body that trickles in, or stops short (D-40)
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _TimedOut(
+            f"Request timeout: the body did not arrive within {timeout:g} s of the request head "
+            f"({size} of {declared or 'an unknown number of'} bytes received)."
+        ) from None
     except ClientDisconnect:
         # The body stopped short of its Content-Length (the client closed, or sent bytes the
         # HTTP layer refused): a malformed request, not a server error. Rarely anyone is left to
@@ -97,26 +119,26 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, request: Request) -> Response:
-    version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
-    headers = {"Request-Id": new_id("req", 14), "Stripe-Version": version[:200]}
+async def _handle(service: Service, tuning: Tuning, request: Request) -> Response:
+    headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
+        version = stripe_version(request.headers.get("stripe-version"))
+        headers["Stripe-Version"] = version
         path = request.scope["path"]
         matched = operations.match(request.method, path)
         if matched is None and "unknown_path_framework_404" in service.env.faults:
-            return Response(dumps({"detail": "Not Found"}), 404, headers, media_type="application/json")
+            return _json(dumps({"detail": "Not Found"}), 404, headers)
         if matched is None:
-            shown = "(a path containing a card number)" if cards.contains_card_number(path) else path
             raise _Unrecognized(
-                f"Unrecognized request URL ({request.method}: {shown}). Please see https://stripe.com/docs "
+                f"Unrecognized request URL ({request.method}: {path}). Please see https://stripe.com/docs "
                 "or we can help at https://support.stripe.com/."
             )
         operation, path_id = matched
-        body = await _body(request)
+        body = await _body(request, tuning.body_timeout)
         account = service.authenticate(_credential(request.headers.get("authorization")))
         if "stripe-account" in request.headers:
             raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
-        key = request.headers.get("idempotency-key") if operation.method == "POST" else None
+        key = idempotency_key(request.headers.get("idempotency-key")) if operation.method == "POST" else None
         try:
             params = _decode(request, body)
         except ValidationError:
@@ -137,26 +159,26 @@ async def _handle(service: Service, request: Request) -> Response:
             api_version=version,
         )
         if key is not None:
-            headers["Idempotency-Key"] = key[:255]
+            headers["Idempotency-Key"] = key
         if outcome.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(outcome.body, outcome.status, headers, media_type="application/json")
+        return _json(outcome.body, outcome.status, headers)
     except DomainError as err:
         return _error(err, headers)
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.scope.get("path"))
+        log.exception("unexpected error serving %s %s", request.method, cards.redact(request.scope.get("path", "")))
         crash = {"error": {"type": "api_error", "message": "An unexpected error occurred on the reference server."}}
-        return Response(dumps(crash), 500, headers, media_type="application/json")
+        return _json(dumps(crash), 500, headers)
 
 
 class _Dispatch:
     """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
 
-    def __init__(self, service: Callable[[], Service]) -> None:
-        self._service = service
+    def __init__(self, service: Callable[[], Service], tuning: Tuning) -> None:
+        self._service, self._tuning = service, tuning
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _handle(self._service(), Request(scope, receive))
+        response = await _handle(self._service(), self._tuning, Request(scope, receive))
         await response(scope, receive, send)
 
 
@@ -175,7 +197,7 @@ def app_for(runtime: Runtime) -> Starlette:
     # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
     # answer a plain-text 404 of its own).
     app = Starlette(routes=[], lifespan=lifespan)
-    dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
+    dispatch: ASGIApp = _Dispatch(lambda: runtime.service, runtime.tuning)
     app.router.default = dispatch
     app.state.runtime = runtime
     return app
