@@ -97,9 +97,10 @@ def risk_details(card_kind: str) -> dict[str, Any]:
 
 # A card number as people write it (D-37): 13-19 digits standing alone, or printed in the groups
 # card networks use (4-4-4-4, 4-4-4-4-3, 4-4-4-1, Amex 4-6-5, Diners 4-6-4), separated by one
-# space or dash; its first digit names a card network (2-6). "Standing alone" means no letter or
-# digit on either side: digits inside a UUID, a hex id or a longer number are not a card number,
-# so honest identifiers are never refused (bench/card_detector.py measures both rates).
+# space or dash, with a card network's prefix and length (`_NETWORKS`) and passing Luhn.
+# "Standing alone" means no letter or digit on either side: digits inside a UUID, a hex id or a
+# longer number are not a card number, so honest identifiers are not refused
+# (bench/card_detector.py measures both rates).
 _CARD = re.compile(
     r"(?<![0-9A-Za-z])"
     r"(?:[2-6][0-9]{12,18}"
@@ -110,6 +111,34 @@ _CARD = re.compile(
     re.ASCII,
 )
 REDACTED: Final = "(card number removed)"
+
+_ANY = range(13, 20)
+# (lowest prefix, highest prefix, lengths) of the card networks' number ranges.
+_NETWORKS: Final = (
+    ("4", "4", (13, 16, 19)),  # Visa
+    ("51", "55", (16,)),  # Mastercard
+    ("2221", "2720", (16,)),  # Mastercard 2-series
+    ("34", "34", (15,)),  # American Express
+    ("37", "37", (15,)),
+    ("6011", "6011", _ANY),  # Discover
+    ("644", "649", _ANY),
+    ("65", "65", _ANY),  # Discover, BC card, RuPay
+    ("300", "305", _ANY),  # Diners Club
+    ("36", "36", _ANY),
+    ("38", "39", _ANY),
+    ("3528", "3589", _ANY),  # JCB
+    ("62", "62", _ANY),  # UnionPay
+    ("2200", "2204", _ANY),  # Mir
+    ("50", "50", _ANY),  # Maestro
+    ("56", "58", _ANY),
+    ("60", "60", _ANY),  # RuPay, Maestro
+    ("63", "63", _ANY),
+    ("67", "67", _ANY),
+)
+
+
+def _network_number(digits: str) -> bool:
+    return any(low <= digits[: len(low)] <= high and len(digits) in lengths for low, high, lengths in _NETWORKS)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -124,7 +153,8 @@ def _luhn_ok(digits: str) -> bool:
 
 def _card_spans(text: str) -> Iterator[tuple[int, int]]:
     for match in _CARD.finditer(text):
-        if _luhn_ok(match.group().replace(" ", "").replace("-", "")):
+        digits = match.group().replace(" ", "").replace("-", "")
+        if _network_number(digits) and _luhn_ok(digits):
             yield match.span()
 
 
