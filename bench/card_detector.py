@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reference_impl.cards import contains_card_number, find_card_number  # noqa: E402
+from reference_impl.cards import contains_card_number, find_card_number
 
 # Stripe's published test card numbers (docs.stripe.com/testing), brands and special cases.
 TEST_CARDS = (

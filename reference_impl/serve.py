@@ -30,7 +30,15 @@ __all__ = ["add_arguments", "default_db", "main", "run"]
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 2, 3
 _KNOBS = {
     name: getattr(Tuning(), name)
-    for name in ("sweep_interval", "webhook_timeout", "webhook_backoff", "webhook_backoff_cap")
+    for name in (
+        "sweep_interval",
+        "webhook_timeout",
+        "webhook_backoff",
+        "webhook_backoff_cap",
+        "head_timeout",
+        "body_timeout",
+        "linger",
+    )
 }
 
 
