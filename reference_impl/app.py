@@ -8,17 +8,16 @@ ever reach (SPT-ERR-004/006).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
@@ -44,15 +43,27 @@ class _Unrecognized(DomainError):
     status = 404
 
 
-class _TimedOut(ValidationError):
-    status = 408
+@dataclass(frozen=True)
+class _Answer:
+    """A JSON response, written as two ASGI messages (a Starlette Response costs more per request
+    than everything else the adapter does)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    async def send(self, send: Send) -> None:
+        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+        raw += [(name.lower().encode(), value.encode("latin-1")) for name, value in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
 
 
-def _json(body: bytes, status: int, headers: dict[str, str]) -> Response:
-    return Response(body, status, legal_headers(headers), media_type="application/json")
+def _json(body: bytes, status: int, headers: dict[str, str]) -> _Answer:
+    return _Answer(status, body, legal_headers(headers))
 
 
-def _error(err: DomainError, headers: dict[str, str]) -> Response:
+def _error(err: DomainError, headers: dict[str, str]) -> _Answer:
     # A refusal may name what it refused (a parameter's name, a path): never a card number (D-37).
     body = err.to_body()
     error = body["error"]
@@ -77,27 +88,23 @@ def _credential(header: str | None) -> str | None:
     return "invalid"
 
 
-async def _body(request: Request, timeout: float) -> bytes:
+async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+    if not declared and "transfer-encoding" not in request.headers:
+        return b""  # no body follows the head (every GET, most revokes): nothing to wait for
     chunks, size = [], 0
     try:
-        async with asyncio.timeout(timeout):  # a body that trickles in, or stops short (D-40)
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise _TimedOut(
-            f"Request timeout: the body did not arrive within {timeout:g} s of the request head "
-            f"({size} of {declared or 'an unknown number of'} bytes received)."
-        ) from None
+        async for chunk in request.stream():  # a body that stalls is cut off by the protocol (D-40)
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+            chunks.append(chunk)
     except ClientDisconnect:
-        # The body stopped short of its Content-Length (the client closed, or sent bytes the
-        # HTTP layer refused): a malformed request, not a server error. Rarely anyone is left to
-        # read the answer, but nothing may be logged as a crash.
+        # The body stopped short of its Content-Length (the client closed, sent bytes the HTTP
+        # layer refused, or stalled past the body timeout): a malformed request, not a server
+        # error. Rarely anyone is left to read the answer, but nothing may be logged as a crash.
         raise ValidationError("Invalid request: the body ended before its declared length.") from None
     return b"".join(chunks)
 
@@ -119,11 +126,14 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, tuning: Tuning, request: Request) -> Response:
+async def _handle(service: Service, request: Request) -> _Answer:
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
         version = stripe_version(request.headers.get("stripe-version"))
         headers["Stripe-Version"] = version
+        if request.scope.get("http_version") == "1.1" and "host" not in request.headers:
+            # h11 refuses this itself; httptools does not, and HTTP/1.1 requires a Host (RFC 9112).
+            raise ValidationError("Invalid request: an HTTP/1.1 request must carry a Host header.")
         path = request.scope["path"]
         matched = operations.match(request.method, path)
         if matched is None and "unknown_path_framework_404" in service.env.faults:
@@ -134,7 +144,7 @@ async def _handle(service: Service, tuning: Tuning, request: Request) -> Respons
                 "or we can help at https://support.stripe.com/."
             )
         operation, path_id = matched
-        body = await _body(request, tuning.body_timeout)
+        body = await _body(request)
         account = service.authenticate(_credential(request.headers.get("authorization")))
         if "stripe-account" in request.headers:
             raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
@@ -174,12 +184,12 @@ async def _handle(service: Service, tuning: Tuning, request: Request) -> Respons
 class _Dispatch:
     """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
 
-    def __init__(self, service: Callable[[], Service], tuning: Tuning) -> None:
-        self._service, self._tuning = service, tuning
+    def __init__(self, service: Callable[[], Service]) -> None:
+        self._service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _handle(self._service(), self._tuning, Request(scope, receive))
-        await response(scope, receive, send)
+        answer = await _handle(self._service(), Request(scope, receive))
+        await answer.send(send)
 
 
 def app_for(runtime: Runtime) -> Starlette:
@@ -197,7 +207,7 @@ def app_for(runtime: Runtime) -> Starlette:
     # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
     # answer a plain-text 404 of its own).
     app = Starlette(routes=[], lifespan=lifespan)
-    dispatch: ASGIApp = _Dispatch(lambda: runtime.service, runtime.tuning)
+    dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
     app.router.default = dispatch
     app.state.runtime = runtime
     return app

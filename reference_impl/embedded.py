@@ -43,6 +43,7 @@ def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
         app,
         http=protocol_for(runtime.tuning),
         h11_max_incomplete_event_size=MAX_HEAD,
+        proxy_headers=False,  # nothing reads the client's address: no X-Forwarded-* to trust
         log_config=None,
         access_log=False,
         ws="none",
