@@ -91,7 +91,7 @@ def main() -> int:
     ]
     print(
         f"variant matrix: {len(chosen)} variant(s) x {args.seeds} seed(s), "
-        f"{'--only ' + ' '.join(args.only) if args.only else 'full suite'}, external server per run, "
+        f"{_scope(args.only, args.touched)}, external server per run, "
         f"{args.jobs} job(s); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         flush=True,
     )
@@ -111,6 +111,12 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def _scope(only: list[str], touched: bool) -> str:
+    if touched:
+        return "each variant on the areas it touches"
+    return f"--only {' '.join(only)}" if only else "full suite"
+
+
 def _selection(name: str, only: list[str], touched: bool) -> tuple[str, ...]:
     if touched and name in VARIANTS:
         return VARIANTS[name].touches
@@ -118,7 +124,9 @@ def _selection(name: str, only: list[str], touched: bool) -> tuple[str, ...]:
 
 
 def _row(task: Task, run: SuiteRun) -> SuiteRun:
-    print(f"{task.variant:<36}{task.seed:>5}{run.wall_s:>8.1f}  {cell(run)}", flush=True)
+    lines = [f"{task.variant:<36}{task.seed:>5}{run.wall_s:>8.1f}  {cell(run)}"]
+    lines += [f"{'':<8}{rid}: {message}" for rid, message in sorted(run.messages.items())]
+    print("\n".join(lines), flush=True)
     return run
 
 
