@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Final
 
-from reference_impl.behaviour import Behaviour, Change, resolve
+from reference_impl.behaviour import Behaviour, Change, check_names, resolve
 from reference_impl.domain import Reason
 
 __all__ = ["FAULTS", "KNOWN_FAULTS", "apply_faults", "check_faults"]
@@ -131,11 +131,7 @@ KNOWN_FAULTS: Final[frozenset[str]] = frozenset(FAULTS)
 
 
 def check_faults(faults: Iterable[str]) -> frozenset[str]:
-    chosen = frozenset(faults)
-    unknown = sorted(chosen - KNOWN_FAULTS)
-    if unknown:
-        raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_FAULTS))}")
-    return chosen
+    return check_names(faults, KNOWN_FAULTS, "fault")
 
 
 def apply_faults(faults: Iterable[str], base: Behaviour) -> Behaviour:
