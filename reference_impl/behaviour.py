@@ -15,7 +15,7 @@ from typing import Literal
 
 from reference_impl.domain import Reason
 
-__all__ = ["Behaviour", "Change", "resolve"]
+__all__ = ["Behaviour", "Change", "check_names", "resolve"]
 
 RevokeDead = Literal["refuse", "rewrite", "unchanged"]
 PastExpiry = Literal["refuse", "accept", "accept_usable"]
@@ -56,6 +56,7 @@ class Behaviour:
     granted_usage_stale: bool = False
     granted_hides_deactivation: bool = False
     granted_max_shows_headroom: bool = False
+    granted_view_names_issuer_pm: bool = False
     clock_seconds_divisor: int = 1
     # ---- payments: what a payment is judged against, and what it leaves behind
     cap_per_payment: bool = False
@@ -98,12 +99,17 @@ class Behaviour:
 Change = Callable[[Behaviour], Behaviour]
 
 
+def check_names(names: Iterable[str], known: Iterable[str], what: str) -> frozenset[str]:
+    """The names, all of them known; an unknown one is refused with the list of known ones."""
+    chosen, allowed = frozenset(names), frozenset(known)
+    unknown = sorted(chosen - allowed)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+    return chosen
+
+
 def resolve(changes: Mapping[str, Change], names: Iterable[str], what: str, base: Behaviour) -> Behaviour:
     """`base` with the named changes applied, in name order; an unknown name is refused."""
-    chosen = sorted(set(names))
-    unknown = [n for n in chosen if n not in changes]
-    if unknown:
-        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(changes))}")
-    for name in chosen:
+    for name in sorted(check_names(names, changes, what)):
         base = changes[name](base)
     return base
