@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import jsonschema
@@ -124,14 +123,16 @@ def test_fast_and_reference_validators_agree() -> None:
         assert isinstance(compiled.validator, jsonschema.Draft202012Validator)
 
 
-def test_check_is_cheap_enough_for_every_response() -> None:
+def test_check_compiles_each_schema_once_and_reuses_it() -> None:
+    # It runs on every response: the schema of a (route, status, version) is compiled once; the
+    # time it then takes is measured by bench scripts, not asserted here.
     good = exchange("GET", "/v1/shared_payment/issued_tokens/spt_1", 200, ISSUED)
-    list(schema_check.response_schema(good, CheckContext()))  # compiled once, then cached
-    started = time.perf_counter()
-    for _ in range(500):
+    list(schema_check.response_schema(good, CheckContext()))
+    before = schema_check._compiled.cache_info()
+    for _ in range(50):
         assert list(schema_check.response_schema(good, CheckContext())) == []
-    # A millisecond a response would be as long as the request itself against the embedded server.
-    assert (time.perf_counter() - started) / 500 < 0.001
+    after = schema_check._compiled.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 50)
 
 
 ISSUED_PATH = "/v1/shared_payment/issued_tokens/spt_1"
