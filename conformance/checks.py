@@ -119,7 +119,10 @@ def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Vi
         yield _violation(
             "SPT-ERR-004",
             exchange,
-            f"{exchange.status} {exchange.response_text[:200]}",
+            f"{exchange.status} {exchange.response_text[:200]}"
+            + (
+                f" (the last of {exchange.attempts} sends, resent as Stripe's SDKs do)" if exchange.attempts > 1 else ""
+            ),
             "a 2xx or a 4xx: no request, however malformed, may cause a server error",
             "validate the request before acting on it, and answer 400 with a Stripe error for what cannot be parsed",
         )

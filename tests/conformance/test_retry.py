@@ -7,6 +7,7 @@ import random
 import httpx
 import pytest
 
+from conformance.checks import CheckContext, not_a_server_error
 from conformance.client import Journal, StripeClient
 from conformance.retry import backoff, should_retry
 from conformance.target import Account
@@ -105,3 +106,10 @@ def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
     assert backoff(1, "7", rng=low) == 7.0
     assert backoff(1, "120", rng=low) == 0.5  # a Retry-After over a minute is ignored, as the SDK does
     assert backoff(1, "soon", rng=low) == 0.5
+
+
+def test_client_a_server_error_that_persists_is_reported_with_its_sends(slept: list[float]) -> None:
+    _, journal = send(Answers((503, {})), "GET")
+    found = list(not_a_server_error(journal.exchanges[0], CheckContext()))
+    assert [v.requirement for v in found] == ["SPT-ERR-004"]
+    assert "the last of 3 sends" in found[0].received
