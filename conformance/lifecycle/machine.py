@@ -298,7 +298,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         amount: int | None = None
         currency: str | None = None
         if move.amount == "above_headroom":
-            amount = model.headroom + data.draw(st.integers(FLOOR, 500), label="over by")
+            # One over is the sharpest probe of the cap; a consumed token's headroom of 0 still
+            # gets a payable amount.
+            amount = max(FLOOR, model.headroom + data.draw(st.integers(1, 500), label="over by"))
         elif "fits_headroom" in move.trigger.guards:
             # The whole headroom (what a sequence shrinks to), or a part that leaves at least FLOOR,
             # so that the headroom is always 0 or payable and no payment is below the minimum
