@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
 from reference_impl.accounts import AccountSpec
+from reference_impl.capabilities import check_without, hidden
 from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
@@ -97,12 +98,12 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, request: Request) -> Response:
+async def _handle(service: Service, request: Request, without: frozenset[str] = frozenset()) -> Response:
     version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": version[:200]}
     try:
         path = request.scope["path"]
-        matched = operations.match(request.method, path)
+        matched = None if without and hidden(path, without) else operations.match(request.method, path)
         if matched is None and "unknown_path_framework_404" in service.env.faults:
             return Response(dumps({"detail": "Not Found"}), 404, headers, media_type="application/json")
         if matched is None:
@@ -152,16 +153,18 @@ async def _handle(service: Service, request: Request) -> Response:
 class _Dispatch:
     """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
 
-    def __init__(self, service: Callable[[], Service]) -> None:
+    def __init__(self, service: Callable[[], Service], without: frozenset[str] = frozenset()) -> None:
         self._service = service
+        self._without = without
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _handle(self._service(), Request(scope, receive))
+        response = await _handle(self._service(), Request(scope, receive), self._without)
         await response(scope, receive, send)
 
 
-def app_for(runtime: Runtime) -> Starlette:
-    """The ASGI app serving `runtime`; its lifespan starts and stops the background work."""
+def app_for(runtime: Runtime, without: frozenset[str] = frozenset()) -> Starlette:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the background work.
+    `without`: optional capabilities it answers as unknown paths (reference_impl.capabilities)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -175,7 +178,7 @@ def app_for(runtime: Runtime) -> Starlette:
     # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
     # answer a plain-text 404 of its own).
     app = Starlette(routes=[], lifespan=lifespan)
-    dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
+    dispatch: ASGIApp = _Dispatch(lambda: runtime.service, check_without(without))
     app.router.default = dispatch
     app.state.runtime = runtime
     return app
@@ -187,10 +190,12 @@ def create_app(
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
     time_source: Callable[[], float] | None = None,
+    without: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> Starlette:
     """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
     account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
-    faults.py; tests only), `tuning` the knobs of tuning.Tuning."""
+    faults.py; tests only), `without` capabilities left out (capabilities.py; tests only), `tuning`
+    the knobs of tuning.Tuning."""
     runtime = Runtime(db, accounts=accounts, faults=faults, tuning=Tuning(**tuning), time_source=time_source)
-    return app_for(runtime)
+    return app_for(runtime, check_without(without))
