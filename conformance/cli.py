@@ -157,6 +157,7 @@ def _run_request(args: argparse.Namespace, command: str) -> Any:
         html=getattr(args, "html", None),
         workers=getattr(args, "workers", None),
         record=getattr(args, "record", None),
+        doctor=not args.no_doctor,
     )
 
 
@@ -217,6 +218,40 @@ def _verify(args: argparse.Namespace) -> int:
     return verify(args.bundle, out=sys.stdout, err=sys.stderr)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from conformance.doctor import diagnose
+    from conformance.reports.model import shown_url
+    from conformance.target import TargetError, load_target, target_from_mapping
+
+    try:
+        mapping = _target_mapping(args)
+        if args.target is None and mapping is None:
+            raise _UsageError("give the target to check: --target FILE, or --base-url with the key flags")
+        target = (
+            load_target(args.target) if args.target is not None else target_from_mapping(mapping, "the command line")
+        )
+    except (_UsageError, TargetError) as exc:
+        print(f"spt-conformance doctor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"spt-conformance doctor: {target.name} at {shown_url(target.base_url)}")
+    diagnosis = diagnose(
+        target,
+        live=not args.offline,
+        events=args.events,
+        public_url=args.public_url,
+        receiver_port=args.receiver_port,
+    )
+    print(diagnosis.render())
+    code = diagnosis.exit_code
+    if code:
+        print(f"\nNOT READY: fix the STOP line(s) above before a run (exit {code})")
+    elif args.offline:
+        print("\nThe target file is sound (offline: the server was not asked)")
+    else:
+        print("\nREADY: this setup can give a meaningful certification")
+    return code
+
+
 def _serve(args: argparse.Namespace) -> int:
     from reference_impl import serve
 
@@ -244,11 +279,53 @@ def _positive(kind: type[int] | type[float]) -> Any:
 
 
 def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -> None:
+    _add_target_arguments(
+        run.add_argument_group("target (default: start the bundled reference server in this process and certify it)")
+    )
+
+    choose = run.add_argument_group("selection and speed")
+    choose.add_argument(
+        "--only", action="append", default=[], metavar="GLOB|AREA", help="only these requirements (repeatable)"
+    )
+    choose.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out (repeatable)")
+    choose.add_argument("--seed", type=int, metavar="N", help="seed of the generated tests (default: random, printed)")
+    choose.add_argument("--max-examples", type=_positive(int), metavar="N", help="examples per generated test")
+    if not certify:
+        choose.add_argument(
+            "--quick",
+            action="store_true",
+            help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
+        )
+        choose.add_argument(
+            "-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)"
+        )
+
+    behave = run.add_argument_group("judgement and time")
+    behave.add_argument(
+        "--no-doctor",
+        action="store_true",
+        help="skip the setup checks of `spt-conformance doctor` before the run (reachability is still checked)",
+    )
+    behave.add_argument("--strict", action="store_true", help="fail decision requirements too, instead of INFO")
+    behave.add_argument(
+        "--max-wait", type=_positive(float), metavar="S", help="longest wait for time or events (30; 5 with --quick)"
+    )
+    _add_event_arguments(behave)
+
+    if certify:
+        run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
+        return
+    reports = run.add_argument_group("reports")
+    reports.add_argument("--expected-failures", type=Path, metavar="FILE", help="YAML list of {id, reason, expires}")
+    _add_report_arguments(reports)
+    reports.add_argument(
+        "--record", type=Path, metavar="DIR", help="record every exchange, scrubbed, as cassettes (see cassettes/)"
+    )
+
+
+def _add_target_arguments(where: Any) -> None:
     from conformance.target import DECLARED_CAPABILITIES
 
-    where = run.add_argument_group(
-        "target (default: start the bundled reference server in this process and certify it)"
-    )
     where.add_argument("--target", type=Path, metavar="FILE", help="target file (YAML, ${VAR} expanded)")
     where.add_argument("--base-url", metavar="URL", help="the server's base URL, instead of a target file")
     where.add_argument("--agent-key", metavar="KEY", help="the issuing account's sk_test_ key [$SPT_AGENT_KEY]")
@@ -274,32 +351,12 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
         default=[],
         choices=DECLARED_CAPABILITIES,
         metavar="NAME",
-        help=f"a capability the server offers (repeatable): {', '.join(DECLARED_CAPABILITIES)}",
+        help=f"declare a capability (repeatable; default: detected by probing): {', '.join(DECLARED_CAPABILITIES)}",
     )
     where.add_argument("--stripe-version", metavar="V", help="sent as Stripe-Version [$SPT_STRIPE_VERSION]")
 
-    choose = run.add_argument_group("selection and speed")
-    choose.add_argument(
-        "--only", action="append", default=[], metavar="GLOB|AREA", help="only these requirements (repeatable)"
-    )
-    choose.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out (repeatable)")
-    choose.add_argument("--seed", type=int, metavar="N", help="seed of the generated tests (default: random, printed)")
-    choose.add_argument("--max-examples", type=_positive(int), metavar="N", help="examples per generated test")
-    if not certify:
-        choose.add_argument(
-            "--quick",
-            action="store_true",
-            help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
-        )
-        choose.add_argument(
-            "-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)"
-        )
 
-    behave = run.add_argument_group("judgement and time")
-    behave.add_argument("--strict", action="store_true", help="fail decision requirements too, instead of INFO")
-    behave.add_argument(
-        "--max-wait", type=_positive(float), metavar="S", help="longest wait for time or events (30; 5 with --quick)"
-    )
+def _add_event_arguments(behave: Any) -> None:
     behave.add_argument("--events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
     behave.add_argument("--public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
     behave.add_argument(
@@ -307,16 +364,6 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
         type=int,
         metavar="PORT",
         help="listen for webhooks on this loopback port (what a tunnel forwards to); default: a free one",
-    )
-
-    if certify:
-        run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
-        return
-    reports = run.add_argument_group("reports")
-    reports.add_argument("--expected-failures", type=Path, metavar="FILE", help="YAML list of {id, reason, expires}")
-    _add_report_arguments(reports)
-    reports.add_argument(
-        "--record", type=Path, metavar="DIR", help="record every exchange, scrubbed, as cassettes (see cassettes/)"
     )
 
 
@@ -388,6 +435,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_arguments(run)
     run.set_defaults(handler=_run)
     _add_recording_commands(commands)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a setup before a run: keys, profiles, base_url, the server, capabilities, webhooks",
+        description="Check that a target can give a meaningful certification, in a few seconds: every key (valid, "
+        "test mode, one per account), the profiles and payment methods (they exist, in the right account), "
+        "base_url, Stripe's error shape, the clock, the Stripe-Version, the webhook path, and which capabilities "
+        "the server offers. `run` and `certify` run the same checks first. Exit 0: ready; 2: the target file is "
+        "wrong; 3: the server or the accounts cannot give a meaningful certification.",
+    )
+    _add_target_arguments(doctor.add_argument_group("target"))
+    _add_event_arguments(doctor.add_argument_group("events"))
+    doctor.add_argument("--offline", action="store_true", help="check the target file only; send nothing")
+    doctor.set_defaults(handler=_doctor)
 
     serve = commands.add_parser(
         "serve",

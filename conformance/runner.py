@@ -89,6 +89,7 @@ class RunRequest:
     workers: str | None = None  # a number, or "auto"; None or "0" runs in this process
     suite: str = "conformance.suite"  # the package of tests; tests of the runner use a small fake
     record: Path | None = None  # record the run's exchanges as cassettes in this directory
+    doctor: bool = True  # check the setup before the run (conformance.doctor); False: reachability only
 
 
 class _Stop(Exception):
@@ -190,6 +191,37 @@ def _check_reachable(target: Target) -> None:
             preflight(target, http)
         except TargetUnusable as exc:
             raise _Stop(EXIT_UNREACHABLE, str(exc)) from None
+
+
+def _check_setup(request: RunRequest, target: Target, target_file: Path, workdir: Path, err: TextIO) -> Path:
+    """The doctor's checks before the first test; the file the plugin reads the target from, with
+    the capabilities the doctor detected where the target file left them to auto."""
+    from conformance.doctor import Severity, diagnose, resolved
+
+    diagnosis = diagnose(
+        target,
+        live=request.doctor,
+        events=request.events,
+        public_url=request.public_url,
+        receiver_port=request.receiver_port,
+    )
+    stops = diagnosis.with_severity(Severity.STOP, Severity.CONFIG)
+    if len(stops) == 1:
+        raise _Stop(diagnosis.exit_code, stops[0].message)
+    if stops:
+        lines = "\n".join(finding.render() for finding in stops)
+        raise _Stop(diagnosis.exit_code, f"this setup cannot give a meaningful certification:\n{lines}")
+    for finding in diagnosis.with_severity(Severity.WARN):
+        err.write(f"spt-conformance: warning: {finding.check}: {finding.message}\n")
+    if not request.doctor:
+        _check_reachable(target)
+        return target_file
+    settled = resolved(target, diagnosis)
+    if settled == target:
+        return target_file
+    path = workdir / "target-resolved.yaml"
+    _write_private(path, settled.to_mapping())
+    return path
 
 
 def _suite_paths(suite: str) -> tuple[Path, Path]:
@@ -343,7 +375,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
         with contextlib.ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spt-run-")))
             target, target_file = _resolve_target(request, workdir, stack)
-            _check_reachable(target)
+            target_file = _check_setup(request, target, target_file, workdir, err)
             workers = f", {request.workers} workers" if request.workers not in (None, "0") else ""
             out.write(f"spt-conformance {__version__}: certifying {_describe(target)} (seed {seed}{workers})\n")
             out.flush()
