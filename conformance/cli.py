@@ -169,7 +169,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from conformance.cassettes.session import MANIFEST
     from conformance.runner import ReplayRequest, replay
+
+    inner = args.directory / "cassettes"
+    if not (args.directory / MANIFEST).is_file() and (inner / MANIFEST).is_file():
+        print(
+            f"spt-conformance replay: {args.directory} is a certification bundle, not a recording: check all of it "
+            f"with `spt-conformance verify {args.directory}`, or replay its recording with "
+            f"`spt-conformance replay {inner}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     request = ReplayRequest(
         args.directory,
@@ -184,10 +195,18 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from conformance.cassettes.lint import lint_directory
+    from conformance.cassettes.lint import cassette_files, lint_directory
+    from conformance.cassettes.session import MANIFEST
 
     if not args.directory.is_dir():
         print(f"spt-conformance cassettes lint: {args.directory} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    if not cassette_files(args.directory):
+        print(
+            f"spt-conformance cassettes lint: {args.directory} holds no cassette (no .yaml file, no {MANIFEST}): "
+            "give the directory of a recording (spt-conformance run --record DIR)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     findings = lint_directory(args.directory)
     for finding in findings:
@@ -493,7 +512,14 @@ def _directory(value: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`spt-conformance spec requirements | head -1`): what it read is
+        # all it wanted. Point stdout at nothing so the flush at exit raises no second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 

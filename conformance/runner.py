@@ -21,6 +21,7 @@ with the recorded ones.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import random
@@ -327,6 +328,17 @@ def _unicode_cache() -> Path | None:
     return Path(base) / "spt-conformance" / "hypothesis-unicode" if base else None
 
 
+def _worker_count(workers: str | None) -> str | None:
+    """`auto` as the number of processes it means (the CPUs this process may use), so the run
+    says how many it starts."""
+    if workers not in ("auto", "logical"):
+        return workers
+    try:
+        return str(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return str(os.cpu_count() or 1)
+
+
 def _describe(target: Target) -> str:
     if target.embedded:
         return f"the bundled reference server at {shown_url(target.base_url)}"
@@ -371,6 +383,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
         except SpecError as exc:
             raise _Stop(EXIT_USAGE, f"the specification is broken:\n{exc.render()}") from None
         _check_request(request, spec)
+        request = dataclasses.replace(request, workers=_worker_count(request.workers))
         seed = request.seed if request.seed is not None else random.randrange(1, 1_000_000)
         with contextlib.ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spt-run-")))
