@@ -166,7 +166,7 @@ def test_doctor_detects_each_capability_switched_off(missing: str) -> None:
         data["capabilities"] = "auto"
         diagnosis = diagnose(target_from_mapping(data))
         assert diagnosis.exit_code == 0, diagnosis.render()
-        assert diagnosis.capabilities == {"clock", "webhook_endpoints", "events", "test_helpers"} - {missing}
+        assert diagnosis.capabilities == frozenset({"clock", "webhook_endpoints", "events", "test_helpers"} - {missing})
         data["capabilities"] = {missing: True}  # declared, though the server lacks it: the declaration wins
         declared = diagnose(target_from_mapping(data))
     assert declared.capabilities is not None
