@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from conformance import runner
+from conformance.invocation import pytest_arguments
 from conformance.progress import Progress
-from conformance.runner import RunRequest, pytest_arguments
+from conformance.runner import RunRequest
 from tests.conformance import fake_stripe
 
 
@@ -51,7 +52,7 @@ def go(request: RunRequest, *, live: bool = False) -> tuple[int, str, str]:
 
 def request_for(suite: str, base_url: str, **options: Any) -> RunRequest:
     # The fake server answers the fake suite, not the doctor's probes (it issues no tokens).
-    options.setdefault("doctor", False)
+    options.setdefault("no_doctor", True)
     return RunRequest(target_mapping=fake_stripe.target_mapping(base_url), suite=suite, seed=7, **options)
 
 
@@ -108,7 +109,7 @@ from conformance.runner import RunRequest, run
 options = json.loads(sys.argv[1])
 request = RunRequest(
     target_mapping=options["target"], suite=options["suite"], seed=7, json=Path(options["json"]), workers="2",
-    doctor=False,
+    no_doctor=True,
 )
 sys.exit(run(request, live=False))
 """
@@ -196,7 +197,7 @@ def test_pytest_arguments_isolate_the_run_and_pass_every_option(suite: str, tmp_
         workers="auto",
         json=tmp_path / "r.json",
     )
-    args = pytest_arguments(request, tmp_path / "t.yaml", reference=True, workdir=tmp_path, seed=42)
+    args = pytest_arguments(request, tmp_path / "t.yaml", suite=suite, reference=True, workdir=tmp_path, seed=42)
     text = " ".join(args)
     assert f"-c {tmp_path / 'pytest.ini'}" in text  # not the configuration of the current directory
     assert (tmp_path / "pytest.ini").read_text(encoding="utf-8") == "[pytest]\n"
@@ -223,7 +224,9 @@ def test_pytest_arguments_isolate_the_run_and_pass_every_option(suite: str, tmp_
 
 
 def test_pytest_arguments_default_run_is_serial_with_the_long_wait(suite: str, tmp_path: Path) -> None:
-    args = pytest_arguments(RunRequest(suite=suite), tmp_path / "t.yaml", reference=False, workdir=tmp_path, seed=1)
+    args = pytest_arguments(
+        RunRequest(suite=suite), tmp_path / "t.yaml", suite=suite, reference=False, workdir=tmp_path, seed=1
+    )
     assert "-n" not in args
     assert "--spt-reference" not in args
     assert args[args.index("--spt-max-wait") + 1] == "30.0"
