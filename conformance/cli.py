@@ -201,13 +201,13 @@ def _certify(args: argparse.Namespace) -> int:
     request = _run_request(args, "certify")
     if request is None:
         return EXIT_USAGE
-    return certify(request, args.out, out=sys.stdout, err=sys.stderr)
+    return certify(request, args.out, out=sys.stdout, err=sys.stderr, sign=args.sign)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from conformance.bundle import verify
 
-    return verify(args.bundle, out=sys.stdout, err=sys.stderr)
+    return verify(args.bundle, out=sys.stdout, err=sys.stderr, key=args.key, pinned=args.fingerprint)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -258,6 +258,12 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
     )
     if certify:
         run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
+        run.add_argument(
+            "--sign",
+            type=Path,
+            metavar="KEY",
+            help="sign SHA256SUMS with this Ed25519 private key (PEM; `openssl genpkey -algorithm ed25519`)",
+        )
     add_cli_arguments(run, CERTIFY if certify else RUN)
 
 
@@ -345,10 +351,19 @@ def _add_recording_commands(commands: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="check a bundle: hashes, secrets, and a replay that gives the reported verdicts",
-        description="Verify a certification bundle (directory or .zip). Exit 0 if it is what certify wrote, 1 if "
-        "not (naming each changed file or verdict), 2 if it cannot be read.",
+        description="Verify a certification bundle (directory or .zip, found by its SHA256SUMS wherever it lies). "
+        "Exit 0 if it is what certify wrote, 1 if not (naming each changed file or verdict) or not signed by the "
+        "pinned key, 2 if it cannot be read. Without --key or --fingerprint, the verdict says who signed it "
+        "(or that it is unsigned) but proves no author.",
     )
     verify.add_argument("bundle", type=Path, metavar="BUNDLE")
+    pin = verify.add_mutually_exclusive_group()
+    pin.add_argument(
+        "--key", type=Path, metavar="PUB", help="the signer's Ed25519 public key (PEM): the bundle must be signed by it"
+    )
+    pin.add_argument(
+        "--fingerprint", metavar="SHA256:HEX", help="the signer's key fingerprint (as certify printed it), instead"
+    )
     verify.set_defaults(handler=_verify)
 
 
