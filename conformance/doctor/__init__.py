@@ -20,7 +20,7 @@ from conformance.doctor.capabilities import resolve_capabilities
 from conformance.doctor.findings import Diagnosis, Finding, Severity
 from conformance.doctor.server import probe_server
 from conformance.doctor.static import PREVIEW_VERSION, static_findings
-from conformance.doctor.webhook import webhook_ping
+from conformance.doctor.webhook import is_local, webhook_ping
 from conformance.target import Target
 
 __all__ = ["PREVIEW_VERSION", "Diagnosis", "Finding", "Severity", "diagnose", "resolved"]
@@ -75,8 +75,20 @@ def _live(
     if diagnosis.stops:
         return diagnosis
     capabilities, found = resolve_capabilities(target, http)
-    diagnosis = dataclasses.replace(diagnosis.add(found), capabilities=capabilities)
     pushes = _pushes(events, capabilities)
+    unreachable = public_url is None and not is_local(target.base_url)
+    if not pushes and unreachable and "webhook_endpoints" in capabilities & target.undecided:
+        # Polling, and no way back to this machine: the webhook requirements cannot be checked.
+        capabilities -= {"webhook_endpoints"}
+        found.append(
+            Finding(
+                "webhooks",
+                Severity.WARN,
+                f"{target.base_url} offers webhook endpoints but cannot reach this machine without --public-url: "
+                "the webhook requirements will be SKIPPED; give --public-url (a tunnel) to check them",
+            )
+        )
+    diagnosis = dataclasses.replace(diagnosis.add(found), capabilities=capabilities)
     with webhook_ping(target, http, public_url=public_url, receiver_port=receiver_port, enabled=pushes) as ping:
         diagnosis = diagnosis.add(probe_accounts(target, http))
     return diagnosis.add(ping.findings)

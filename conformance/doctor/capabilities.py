@@ -94,7 +94,5 @@ def resolve_capabilities(target: Target, http: httpx.Client) -> tuple[frozenset[
                 )
             )
     detected = ", ".join(sorted(n for n, (offered, _) in found.items() if offered)) or "none"
-    findings.insert(
-        0, Finding("capabilities", Severity.OK, f"detected: {detected}; used: {', '.join(sorted(chosen)) or 'none'}")
-    )
+    findings.insert(0, Finding("capabilities", Severity.OK, f"the server offers: {detected}"))
     return frozenset(chosen), findings

@@ -215,3 +215,19 @@ def test_doctor_remote_server_without_public_url_asks_for_one(mapping: dict[str,
     assert stop.severity is Severity.STOP
     assert "give --public-url" in stop.message
     assert "--events pull" in stop.message
+
+
+def test_doctor_polling_a_remote_server_leaves_webhook_requirements_to_skip(
+    mapping: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.doctor
+
+    # The reference server stands for a remote one: it could not reach this machine's receiver.
+    monkeypatch.setattr(conformance.doctor, "is_local", lambda url: False)
+    diagnosis = diagnose(target_from_mapping(mapping), events="pull")
+    assert diagnosis.exit_code == 0, diagnosis.render()
+    assert diagnosis.capabilities is not None
+    assert "webhook_endpoints" not in diagnosis.capabilities
+    assert "events" in diagnosis.capabilities
+    (warning,) = diagnosis.with_severity(Severity.WARN)
+    assert "the webhook requirements will be SKIPPED; give --public-url" in warning.message
