@@ -25,7 +25,7 @@ import os
 import random
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from conformance import __version__
+from conformance.doctor.findings import Finding
 from conformance.expected import ExpectedFailuresError, load_expected_failures
 from conformance.invocation import (
     EXIT_FAILED,
@@ -129,6 +130,33 @@ def _check_reachable(target: Target) -> None:
             raise Stop(EXIT_UNREACHABLE, str(exc)) from None
 
 
+def _check_target_file(request: RunRequest) -> None:
+    """What the target file alone shows wrong (the same key twice, a placeholder, /v1), said
+    before the specification and the suite are loaded: a mistyped file costs a second, not ten."""
+    from conformance.doctor.findings import Severity
+    from conformance.doctor.static import static_findings
+
+    try:
+        if request.target_file is not None:
+            target = load_target(request.target_file)
+        elif request.target_mapping is not None:
+            target = target_from_mapping(request.target_mapping, "the command-line target")
+        else:
+            return
+    except TargetError as exc:
+        raise Stop(EXIT_USAGE, str(exc)) from None
+    _stop_on([f for f in static_findings(target) if f.severity is Severity.CONFIG], EXIT_USAGE)
+
+
+def _stop_on(stops: Sequence[Finding], code: int) -> None:
+    """Stop the run with the doctor's findings: one sentence, or one line each."""
+    if len(stops) == 1:
+        raise Stop(code, stops[0].message)
+    if stops:
+        lines = "\n".join(finding.render() for finding in stops)
+        raise Stop(code, f"this setup cannot give a meaningful certification:\n{lines}")
+
+
 def _check_setup(request: RunRequest, target: Target, target_file: Path, workdir: Path, err: TextIO) -> Path:
     """The doctor's checks before the first test; the file the plugin reads the target from, with
     the capabilities the doctor detected where the target file left them to auto."""
@@ -141,12 +169,7 @@ def _check_setup(request: RunRequest, target: Target, target_file: Path, workdir
         public_url=request.public_url,
         receiver_port=request.receiver_port,
     )
-    stops = diagnosis.with_severity(Severity.STOP, Severity.CONFIG)
-    if len(stops) == 1:
-        raise Stop(diagnosis.exit_code, stops[0].message)
-    if stops:
-        lines = "\n".join(finding.render() for finding in stops)
-        raise Stop(diagnosis.exit_code, f"this setup cannot give a meaningful certification:\n{lines}")
+    _stop_on(diagnosis.with_severity(Severity.STOP, Severity.CONFIG), diagnosis.exit_code)
     for finding in diagnosis.with_severity(Severity.WARN):
         err.write(f"spt-conformance: warning: {finding.check}: {finding.message}\n")
     if request.no_doctor:
@@ -183,6 +206,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
     err = err if err is not None else sys.stderr
     live = out.isatty() if live is None else live
     try:
+        _check_target_file(request)
         try:
             spec = default_spec()
         except SpecError as exc:
