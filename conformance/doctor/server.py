@@ -66,8 +66,15 @@ def _judge(target: Target, account: Account, exchange: Exchange) -> Finding | No
             f"{where} with {exchange.status} {_media(exchange)}, not Stripe's JSON: base_url must be the API's root "
             "(not a web page, a login page or another port)",
         )
-    if exchange.status == 404 and error is not None and isinstance(error.get("message"), str):
+    if exchange.status >= 400 and error is not None and isinstance(error.get("message"), str):
+        # Stripe's error shape: the setup works. Which 4xx it is (404 is right) is the suite's to judge.
         return None
+    if exchange.status < 400:
+        return _stop(
+            "server",
+            f"{where} with {exchange.status}, where a token id that cannot exist must be refused: is base_url a "
+            "Stripe-compatible API, not a mock that answers everything?",
+        )
     return _stop(
         "server",
         f"{where} with {exchange.status} and no Stripe error body, where a token id that does not exist should get "

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reference_impl"
 CORE = [
     "domain", "machine", "store", "schema", "service", "clock", "idempotency", "signing", "errors",
     "windows", "cards", "currencies", "forms", "params", "operations", "objects", "views", "context",
-    "tokens", "payments", "payment_methods", "events", "accounts", "ids", "faults", "tuning",
+    "tokens", "payments", "payment_methods", "events", "accounts", "ids", "faults", "tuning", "capabilities",
 ]  # fmt: skip
 FORBIDDEN = {"starlette", "uvicorn", "httpx", "anyio", "h11", "http", "socket", "requests", "urllib3", "asyncio"}
 
