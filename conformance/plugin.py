@@ -344,6 +344,7 @@ class _Collector:
         self.evidence: list[Evidence] = []
         self.exchanges = 0
         self.outcomes: dict[str, str] = {}  # node id → passed, failed, skipped
+        self.durations: dict[str, float] = {}  # node id → seconds (setup, call and teardown), for JUnit
         self.started_at = dt.datetime.now(dt.UTC)
         self.started = time.perf_counter()
 
@@ -358,6 +359,7 @@ class _Collector:
             elif name == EXCHANGES_PROPERTY and isinstance(value, int):
                 self.exchanges += value
         fold_outcome(self.outcomes, report)
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -391,6 +393,7 @@ class _Collector:
             started_at=self.started_at.isoformat(timespec="seconds"),
             duration_s=time.perf_counter() - self.started,
             secrets=_secrets(state),
+            test_durations=self.durations,
         )
         config.stash[REPORT_KEY] = report
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
