@@ -6,7 +6,10 @@ function: the journal of every test hands it each exchange, and whatever it find
 against its own requirement, not the test's.
 
 Rules of this file: a check is a plain function `(exchange, context) -> violations`, registered
-with `@check(name, requirement)`; names and requirement IDs are never changed once published.
+with `@check(name, requirement, applies=...)`; names and requirement IDs are never changed once
+published. `applies` says which exchanges the check is about (by default, answers with a JSON
+body): a check held in a test only if the test made such an exchange, so a server that answers
+every request with an HTML page passes none of them by default.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from conformance.client import Exchange
 from conformance.scrub import SECRET, find_card_numbers, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
-__all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "check", "run_checks"]
+__all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "answered_json", "check", "run_checks"]
 
 ID_PREFIXES = {
     "shared_payment.issued_token": "spt_",
@@ -65,21 +68,29 @@ class CheckContext:
 CheckFunction = Callable[[Exchange, CheckContext], Iterable[Violation]]
 
 
+def answered_json(exchange: Exchange) -> bool:
+    """An answer the API gave: a JSON body (what most checks are about)."""
+    return exchange.body is not None
+
+
 @dataclass(frozen=True)
 class RegisteredCheck:
     name: str
     requirement: str
     function: CheckFunction
+    applies: Callable[[Exchange], bool] = answered_json  # the exchanges the check is about
 
 
 REGISTRY: dict[str, RegisteredCheck] = {}
 
 
-def check(name: str, requirement: str) -> Callable[[CheckFunction], CheckFunction]:
+def check(
+    name: str, requirement: str, *, applies: Callable[[Exchange], bool] = answered_json
+) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = RegisteredCheck(name, requirement, function)
+        REGISTRY[name] = RegisteredCheck(name, requirement, function, applies)
         return function
 
     return register
@@ -160,7 +171,7 @@ def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
         )
 
 
-@check("error_shape", "SPT-ERR-001")
+@check("error_shape", "SPT-ERR-001", applies=lambda exchange: exchange.status >= 400)
 def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 400:
         return
@@ -175,7 +186,7 @@ def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation
         )
 
 
-@check("no_stack_trace", "SPT-ERR-006")
+@check("no_stack_trace", "SPT-ERR-006", applies=lambda exchange: exchange.status >= 400)
 def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status >= 400 and (match := _TRACE.search(exchange.response_text)):
         yield _violation(
@@ -249,7 +260,7 @@ def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation
             )
 
 
-@check("original_payment_method_hidden", "SPT-SEC-009")
+@check("original_payment_method_hidden", "SPT-SEC-009", applies=lambda e: e.actor != "agent" and e.body is not None)
 def original_payment_method_hidden(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.actor == "agent":
         return

@@ -157,7 +157,7 @@ def schema_problem(method: str, path: str, status: int, body: Any) -> str | None
     return f"{route.operation_id}, response {compiled.response}: at {where}: {error.message[:300]}"
 
 
-@check("response_schema", "SPT-WIRE-008")
+@check("response_schema", "SPT-WIRE-008", applies=lambda exchange: exchange.status == 200 and exchange.body is not None)
 def response_schema(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     body = exchange.body
     if body is None:

@@ -125,12 +125,13 @@ def test_breaks_its_second_requirement(agent):
 
 @pytest.mark.requirement("SPT-ISS-005")
 def test_meets_a_server_error(agent):
+    expect_ok(agent.get("/v1/ok"), "SPT-ISS-005")
     agent.get("/v1/boom")
 
 
 @pytest.mark.requirement("SPT-CLK-001")
 def test_needs_the_clock(agent):
-    agent.get("/v1/ok")
+    expect_ok(agent.get("/v1/ok"), "SPT-CLK-001")
 
 
 @pytest.mark.requirement("SPT-ISS-015")
