@@ -181,7 +181,9 @@ def _test_evidence(phase: TestPhase, catalogue: Catalogue) -> list[Evidence]:
     if phase.soft:
         # Recorded without stopping the test, so they block nothing; only a decision requirement
         # may be checked this way (anything else is a stray).
-        decisions = {v.requirement for v in phase.soft if v.requirement in catalogue and catalogue[v.requirement].decision}
+        decisions = {
+            v.requirement for v in phase.soft if v.requirement in catalogue and catalogue[v.requirement].decision
+        }
         evidence, _ = _judge_violations(phase, phase.soft, catalogue, decisions)
     if phase.when == "call" and phase.passed:
         for requirement in phase.declared:

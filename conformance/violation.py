@@ -38,11 +38,11 @@ __all__ = [
     "ViolationGroup",
     "expect",
     "expect_decision",
-    "inconclusive",
     "expect_equal",
     "expect_error",
     "expect_ok",
     "expect_refused",
+    "inconclusive",
 ]
 
 STRIPE_ERROR_TYPES = ("api_error", "card_error", "idempotency_error", "invalid_request_error")
@@ -287,7 +287,13 @@ def expect_error(
     for name, value in wanted.items():
         if value is not None:
             expect_equal(
-                error.get(name), value, requirement, what=f"error.{name}", tip=tip, exchanges=[exchange], rests_on=rests_on
+                error.get(name),
+                value,
+                requirement,
+                what=f"error.{name}",
+                tip=tip,
+                exchanges=[exchange],
+                rests_on=rests_on,
             )
     return error
 

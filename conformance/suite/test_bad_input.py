@@ -225,6 +225,16 @@ def test_error_bodies_carry_no_trace_or_internal_text(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-ERR-007")
+@pytest.mark.uses(
+    "SPT-ERR-005",
+    "SPT-IDM-002",
+    "SPT-SEC-005",
+    "SPT-SEC-006",
+    "SPT-USE-001",
+    "SPT-USE-005",
+    "SPT-USE-008",
+    "SPT-WIRE-004",
+)
 def test_refused_requests_change_nothing(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     key = f"spt-conformance-{unknown_token_id()}"
@@ -343,6 +353,7 @@ REFERENCE_CODES: Mapping[str, tuple[int, str, str]] = {
 
 
 @pytest.mark.requirement("SPT-ERR-010")
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001", "SPT-USE-009")
 @pytest.mark.parametrize("kind", list(REFERENCE_CODES))
 def test_refused_use_carries_the_reference_code(spt: Scenario, kind: str) -> None:
     status, code, param = REFERENCE_CODES[kind]

@@ -221,6 +221,7 @@ def test_issue_shared_metadata_is_returned(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-ISS-015")
+@pytest.mark.uses("SPT-ISS-001")
 def test_issue_and_retrieve_with_risk_details_expanded_carry_insights(spt: Scenario) -> None:
     created = spt.issue_exchange(expand=["risk_details"])
     body = expect_ok(created, "SPT-ISS-001", object_type=ISSUED_OBJECT)

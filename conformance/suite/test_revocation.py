@@ -54,6 +54,7 @@ def test_revoke_answers_token_deactivated_now_as_revoked(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-002")
+@pytest.mark.uses("SPT-REV-001")
 def test_revoke_status_is_deactivated_not_revoked(spt: Scenario) -> None:
     token = spt.issue()
     body = revoked(spt, token.id)
@@ -68,6 +69,7 @@ def test_revoke_status_is_deactivated_not_revoked(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-003")
+@pytest.mark.uses("SPT-REV-001")
 def test_revoke_then_pay_is_refused_and_captures_nothing(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     spt.pay_ok(token.id, 300)
@@ -76,6 +78,7 @@ def test_revoke_then_pay_is_refused_and_captures_nothing(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-004")
+@pytest.mark.uses("SPT-REV-001")
 def test_revoke_shows_on_granted_view(spt: Scenario) -> None:
     token = spt.issue()
     revoked(spt, token.id)
@@ -90,6 +93,7 @@ def test_revoke_shows_on_granted_view(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-005")
+@pytest.mark.uses("SPT-REV-001")
 def test_revoke_twice_is_refused_and_changes_nothing(spt: Scenario) -> None:
     token = spt.issue()
     revoked(spt, token.id)
@@ -129,6 +133,7 @@ def test_deactivation_of_consumed_token_never_changes(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-006")
+@pytest.mark.uses("SPT-REV-001")
 def test_deactivation_of_revoked_token_survives_its_expiry(spt: Scenario) -> None:
     token = spt.issue_expiring()
     assert token.expires_at is not None
@@ -149,6 +154,7 @@ def test_deactivation_of_revoked_token_survives_its_expiry(spt: Scenario) -> Non
 
 
 @pytest.mark.requirement("SPT-REV-007")
+@pytest.mark.uses("SPT-GRT-009")
 def test_test_helper_revoke_deactivates_granted_token(spt: Scenario) -> None:
     created = spt.test_helper_grant()
     token_id = str(expect_ok(created, "SPT-GRT-009", object_type=GRANTED_OBJECT).get("id"))

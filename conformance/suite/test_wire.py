@@ -161,6 +161,7 @@ def test_preview_stripe_version_is_accepted(spt: Scenario, version: str) -> None
 
 
 @pytest.mark.requirement("SPT-WIRE-007")
+@pytest.mark.uses("SPT-EVT-010", "SPT-EVT-012", "SPT-USE-001", "SPT-USE-017")
 def test_object_ids_carry_stripe_prefixes(spt: Scenario, events: EventLog) -> None:
     token = spt.issue()
     exchange = spt.pay(token.id, 300, expand=["latest_charge", "payment_method"])
@@ -212,6 +213,7 @@ EXPANSIONS = [
 
 
 @pytest.mark.requirement("SPT-WIRE-011")
+@pytest.mark.uses("SPT-USE-001")
 @pytest.mark.parametrize(("resource", "field"), EXPANSIONS)
 def test_expand_of_each_expandable_field_is_accepted(spt: Scenario, resource: str, field: str) -> None:
     exchange = _expanded(spt, resource, field)
@@ -230,6 +232,7 @@ def test_expand_of_each_expandable_field_is_accepted(spt: Scenario, resource: st
 
 
 @pytest.mark.requirement("SPT-WIRE-011")
+@pytest.mark.uses("SPT-USE-001")
 @pytest.mark.parametrize("resource", [ISSUED_OBJECT, GRANTED_OBJECT, "payment_intent"])
 @pytest.mark.parametrize("field", ["no_such_field", "usage_limits.no_such_field"])
 def test_expand_of_an_unknown_field_is_refused(spt: Scenario, resource: str, field: str) -> None:

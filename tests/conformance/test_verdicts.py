@@ -102,11 +102,15 @@ def test_decide_broken_requirement_outside_the_selection_is_still_reported() -> 
         (Basis.DECISION, True, False, Verdict.FAILED),
     ],
 )
-def test_decide_a_broken_must_counts_by_its_basis(basis: Basis, reference: bool, strict: bool, verdict: Verdict) -> None:
+def test_decide_a_broken_must_counts_by_its_basis(
+    basis: Basis, reference: bool, strict: bool, verdict: Verdict
+) -> None:
     requirement = Requirement("SPT-USE-009", Level.MUST, "x", "https://docs.stripe.com/x", basis=basis)
     catalogue = Catalogue(MappingProxyType({"USE": "Use"}), (requirement,))
     evidence = [Evidence(requirement.id, "t", Outcome.BROKEN, "broken")]
-    (result,) = decide(catalogue, evidence, selected=frozenset({requirement.id}), reference_target=reference, strict=strict)
+    (result,) = decide(
+        catalogue, evidence, selected=frozenset({requirement.id}), reference_target=reference, strict=strict
+    )
     assert result.verdict is verdict
 
 
