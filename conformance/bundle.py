@@ -30,7 +30,7 @@ from conformance.cassettes.lint import lint_directory
 from conformance.cassettes.session import MANIFEST, CassetteError, read_manifest
 from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReplayRequest, RunRequest, replay_outcome, run
 
-__all__ = ["SUMS", "Check", "certify", "verify", "verify_checks"]
+__all__ = ["SUMS", "Check", "certified", "certify", "verify", "verify_checks"]
 
 SUMS = "SHA256SUMS"
 CASSETTES = "cassettes"
@@ -93,6 +93,7 @@ def certify(request: RunRequest, bundle: Path, *, out: TextIO, err: TextIO, live
         for name in [*_files(bundle), SUMS]:
             zipped.write(bundle / name, f"{bundle.name}/{name}")
     out.write(f"\nBundle: {bundle}/ and {archive} (check either with `spt-conformance verify {archive}`)\n")
+    out.write(certified(json.loads(json_report.read_text(encoding="utf-8"))) + "\n")
     return code
 
 
@@ -224,4 +225,17 @@ def verify(path: Path, *, out: TextIO, err: TextIO) -> int:
         out.write(f"\nNOT VERIFIED: {', '.join(failed)} failed; the bundle is not what certify wrote (exit 1)\n")
         return EXIT_FAILED
     out.write("\nVERIFIED: hashes, no secrets, report and manifest agree, and the replay gives the reported verdicts\n")
+    with _opened(path) as root:
+        out.write(certified(_reported(root)) + "\n")
     return EXIT_OK
+
+
+def certified(report: dict[str, Any]) -> str:
+    """What a bundle certifies, in one line: its verdict, and whether it covers the whole catalogue."""
+    summary = report.get("summary", {})
+    verdict = "FAILED" if summary.get("exit_code") else "PASSED"
+    coverage = summary.get("coverage", {}).get("text", "coverage not stated")
+    scope = f"{coverage}; selection: {summary.get('selection') or 'not stated'}"
+    if summary.get("complete") is not True:
+        return f"Certifies: {verdict}, PARTIAL run: {scope}"
+    return f"Certifies: {verdict}, complete run: {scope}"

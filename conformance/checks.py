@@ -69,8 +69,10 @@ CheckFunction = Callable[[Exchange, CheckContext], Iterable[Violation]]
 
 
 def answered_json(exchange: Exchange) -> bool:
-    """An answer the API gave: a JSON body (what most checks are about)."""
-    return exchange.body is not None
+    """An answer of a Stripe-shaped API: a JSON object that is an `object` or an `error` (what most
+    checks are about; a proxy's page or an empty `{}` proves nothing about them)."""
+    body = exchange.body
+    return isinstance(body, dict) and (isinstance(body.get("object"), str) or isinstance(body.get("error"), dict))
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
         )
 
 
-@check("error_shape", "SPT-ERR-001", applies=lambda exchange: exchange.status >= 400)
+@check("error_shape", "SPT-ERR-001", applies=lambda exchange: exchange.status >= 400 and answered_json(exchange))
 def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 400:
         return
@@ -246,7 +248,11 @@ def test_mode(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
             return
 
 
-@check("id_prefixes", "SPT-WIRE-007")
+def _names_ids(exchange: Exchange) -> bool:
+    return any(str(obj.get("object")) in ID_PREFIXES and "id" in obj for obj in _objects(exchange.body))
+
+
+@check("id_prefixes", "SPT-WIRE-007", applies=_names_ids)
 def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     for obj in _objects(exchange.body):
         prefix = ID_PREFIXES.get(str(obj.get("object")))
@@ -260,7 +266,7 @@ def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation
             )
 
 
-@check("original_payment_method_hidden", "SPT-SEC-009", applies=lambda e: e.actor != "agent" and e.body is not None)
+@check("original_payment_method_hidden", "SPT-SEC-009", applies=lambda e: e.actor != "agent" and answered_json(e))
 def original_payment_method_hidden(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.actor == "agent":
         return

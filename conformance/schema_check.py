@@ -29,7 +29,7 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conformance.checks import CheckContext, check
+from conformance.checks import CheckContext, answered_json, check
 from conformance.client import Exchange
 from conformance.spec import HTTP_METHODS, default_spec
 from conformance.violation import Violation
@@ -157,7 +157,7 @@ def schema_problem(method: str, path: str, status: int, body: Any) -> str | None
     return f"{route.operation_id}, response {compiled.response}: at {where}: {error.message[:300]}"
 
 
-@check("response_schema", "SPT-WIRE-008", applies=lambda exchange: exchange.status == 200 and exchange.body is not None)
+@check("response_schema", "SPT-WIRE-008", applies=lambda exchange: exchange.status == 200 and answered_json(exchange))
 def response_schema(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     body = exchange.body
     if body is None:

@@ -55,8 +55,10 @@ def _testcase(parent: ET.Element, entry: RequirementEntry) -> None:
         first = entry.failures[0].message.splitlines()[0] if entry.failures else entry.note
         failure = ET.SubElement(case, "failure", message=_clean(first or "failed"), type=f"{entry.level} FAILED")
         failure.text = _clean(_evidence_text(entry))
-    elif verdict == Verdict.SKIPPED.value:
-        ET.SubElement(case, "skipped", message=_clean(entry.note))
+    elif verdict in (Verdict.SKIPPED.value, Verdict.INCONCLUSIVE.value, Verdict.UNVERIFIED.value):
+        blocked = f"blocked by {', '.join(entry.blocked_by)}: " if entry.blocked_by else ""
+        label = "" if verdict == Verdict.SKIPPED.value else f"{verdict}: "
+        ET.SubElement(case, "skipped", message=_clean(f"{label}{blocked}{entry.note}"), type=verdict.lower())
     elif verdict == Verdict.EXPECTED.value:
         skipped = ET.SubElement(case, "skipped", message=_clean(entry.note), type="expected failure")
         skipped.text = _clean(_evidence_text(entry))
@@ -69,7 +71,9 @@ def render_junit(report: RunReport) -> str:
     counts = report.by_verdict
     total = len(report.requirements)
     failures = counts[Verdict.FAILED.value]
-    skipped = counts[Verdict.SKIPPED.value] + counts[Verdict.EXPECTED.value]
+    skipped = sum(
+        counts[v.value] for v in (Verdict.SKIPPED, Verdict.EXPECTED, Verdict.INCONCLUSIVE, Verdict.UNVERIFIED)
+    )
     attributes = {
         "tests": str(total),
         "failures": str(failures),
@@ -95,6 +99,9 @@ def render_junit(report: RunReport) -> str:
         ("target", report.target.base_url),
         ("seed", "" if report.seed is None else str(report.seed)),
         ("exchanges", str(report.exchanges)),
+        ("coverage", report.coverage.describe()),
+        ("selection", report.selection.describe() if report.selection else ""),
+        ("complete", "true" if report.complete else "false"),
     ):
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for entry in report.requirements:

@@ -28,7 +28,11 @@ ASSERTIONS = re.compile(r"^(expect\w*|wait_for|Violation|inconclusive)$")
 
 
 def _ids(node: ast.AST) -> set[str]:
-    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str) and ID.match(n.value)}
+    return {
+        n.value
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and ID.match(n.value)
+    }
 
 
 def _called(node: ast.AST) -> set[str]:
@@ -73,7 +77,9 @@ def undeclared() -> list[str]:
         for name, declared, named in named_ids(path):
             stray = sorted(named - declared)
             if stray:
-                problems.append(f"{path.name}::{name} names {', '.join(stray)} but declares {', '.join(sorted(declared))}")
+                problems.append(
+                    f"{path.name}::{name} names {', '.join(stray)} but declares {', '.join(sorted(declared))}"
+                )
     return problems
 
 
@@ -107,7 +113,9 @@ def test_shared_helpers_name_ids_only_as_set_up_steps(helper: str) -> None:
     loose = []
     for call in _calls_naming_ids(tree):
         name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
-        setup = any(k.arg == "setup" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords)
+        setup = any(
+            k.arg == "setup" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords
+        )
         if ASSERTIONS.match(name) and not setup:
             loose.append(f"line {call.lineno}: {name}(...) names {_ids(call)} without setup=True")
     assert loose == []

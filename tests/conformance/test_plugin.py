@@ -116,8 +116,9 @@ def test_plugin_counts_the_http_exchanges_of_every_test(suite: pytest.Pytester) 
 def test_plugin_reports_hold_no_key_secret_or_card_number(suite: pytest.Pytester) -> None:
     _status, report = run(suite, "--spt-junit", "report.xml", "--spt-html", "report.html")
     found = verdicts(report)
-    assert found["SPT-SEC-008"][0] == "FAILED"
-    assert found["SPT-SEC-010"][0] == "FAILED"
+    # Both rest on a Stripe-wide convention: a WARNING against a target other than the reference.
+    assert found["SPT-SEC-008"][0] == "WARNING"
+    assert found["SPT-SEC-010"][0] == "WARNING"
     leak = next(r for r in report["requirements"] if r["id"] == "SPT-SEC-008")
     assert "/v1/leak" in leak["evidence"][0]["exchanges"][0]  # the evidence is there, scrubbed
     for name in ("report.json", "report.xml", "report.html"):
