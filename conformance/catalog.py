@@ -57,12 +57,13 @@ class Requirement:
     source: str
     needs: frozenset[str] = frozenset()
     withdrawn: str | None = None
-    basis: Basis = None  # type: ignore[assignment]  # None: derived from `source` (below)
+    basis: Basis = Basis.DOCUMENTED
     evidence: str = ""  # the quoted sentence, the published capture, the convention or the D-NN
 
     def __post_init__(self) -> None:
-        if self.basis is None:
-            object.__setattr__(self, "basis", _basis({"source": self.source}))
+        # A `decision:` source is a decision whatever the default said (requirements made in code).
+        if self.source.startswith("decision:"):
+            object.__setattr__(self, "basis", Basis.DECISION)
 
     @property
     def area(self) -> str:

@@ -45,7 +45,6 @@ from conformance.violation import Inconclusive, Violation, ViolationGroup
 __all__ = [
     "TestPhase",
     "derive",
-    "fold_outcome",
     "from_json",
     "requirement_ids",
     "to_json",
@@ -279,15 +278,3 @@ def from_json(data: Mapping[str, Any]) -> Evidence:
         tuple(data.get("exchanges", ())),
         data.get("blocked_by", ""),
     )
-
-
-def fold_outcome(outcomes: dict[str, str], report: pytest.TestReport) -> None:
-    """Fold one phase's report into the test's outcome: any failing phase (setup, call or
-    teardown) makes it failed; otherwise the first skip or the passing call decides."""
-    previous = outcomes.get(report.nodeid)
-    if report.failed:
-        outcomes[report.nodeid] = "failed"
-    elif report.skipped and previous is None:
-        outcomes[report.nodeid] = "skipped"
-    elif report.when == "call" and report.passed and previous is None:
-        outcomes[report.nodeid] = "passed"

@@ -20,7 +20,6 @@ Recording and replaying are wired in `conformance.cassettes.wiring`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import sys
 import time
@@ -33,35 +32,27 @@ import pytest
 from conformance.cassettes.wiring import configure_cassettes, stop_cassettes
 from conformance.checks import REGISTRY
 from conformance.client import Journal
-from conformance.evidence import (
-    TestPhase,
-    derive,
-    fold_outcome,
-    from_json,
-    requirement_ids,
-    to_json,
-    used_ids,
-)
+from conformance.evidence import TestPhase, derive, from_json, requirement_ids, to_json, used_ids
 from conformance.expected import (
     ExpectedFailure,
     ExpectedFailuresError,
     apply_expected_failures,
     load_expected_failures,
 )
+from conformance.options import add_pytest_options, from_pytest, problems, recorded
 from conformance.reports.model import RunCounts, RunReport, build_report
-from conformance.reports.write import REPORT_OPTIONS, report_path_problems, write_reports
+from conformance.reports.write import write_reports
 from conformance.scrub import scrub_text
-from conformance.session import RunOptions, RunState
+from conformance.session import RunState
 from conformance.spec import SpecError, default_spec
 from conformance.target import TargetError, load_target
-from conformance.verdicts import Evidence, RequirementResult, decide
+from conformance.verdicts import Evidence, RequirementResult, decide, fold_outcome
 from conformance.violation import LEDGER, Violation, ViolationGroup
 
 __all__ = [
     "JOURNAL_KEY",
     "REPORT_KEY",
     "STATE_KEY",
-    "fold_outcome",
     "requirement_ids",
     "run_report",
     "run_results",
@@ -81,35 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spt-conformance", "SPT conformance suite")
     group.addoption("--spt-target", metavar="FILE", help="target file of the server to certify")
     group.addoption("--spt-reference", action="store_true", help=argparse.SUPPRESS)
-    group.addoption("--spt-strict", action="store_true", help="fail decision requirements too, not only report them")
-    group.addoption(
-        "--spt-only", action="append", default=[], metavar="GLOB", help="only these requirements (ID glob or area)"
-    )
-    group.addoption("--spt-skip", action="append", default=[], metavar="GLOB", help="leave out these requirements")
-    group.addoption(
-        "--spt-max-wait", type=float, default=30.0, metavar="SECONDS", help="longest wait for time or events"
-    )
-    group.addoption("--spt-events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
-    group.addoption("--spt-public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
-    group.addoption("--spt-receiver-port", type=int, metavar="PORT", help="loopback port of the webhook receiver")
-    group.addoption("--spt-seed", type=int, metavar="N", help="seed for generated tests")
-    group.addoption("--spt-max-examples", type=int, metavar="N", help="examples per generated test")
-    group.addoption(
-        "--spt-quick",
-        action="store_true",
-        help="a smoke profile: one test per requirement, few examples, short waits",
-    )
-    group.addoption("--spt-results", metavar="FILE", help=argparse.SUPPRESS)
-    group.addoption("--spt-json", metavar="FILE", help="write the per-requirement report as JSON")
-    group.addoption("--spt-junit", metavar="FILE", help="write JUnit XML, one testcase per requirement")
-    group.addoption("--spt-html", metavar="FILE", help="write a self-contained HTML report")
-    group.addoption(
-        "--spt-expected-failures",
-        metavar="FILE",
-        help="YAML list of {id, reason, expires} for requirements known to fail",
-    )
-    group.addoption("--spt-record", metavar="DIR", help="record every exchange of the run as cassettes in DIR")
     group.addoption("--spt-replay", metavar="DIR", help=argparse.SUPPRESS)  # spt-conformance replay
+    add_pytest_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -125,39 +89,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("--spt-reference"):
         target = type(target)(**{**target.__dict__, "embedded": True})
-    options = RunOptions(
-        strict=config.getoption("--spt-strict"),
-        only=tuple(config.getoption("--spt-only")),
-        skip=tuple(config.getoption("--spt-skip")),
-        max_wait=config.getoption("--spt-max-wait"),
-        events=config.getoption("--spt-events"),
-        public_url=config.getoption("--spt-public-url"),
-        receiver_port=config.getoption("--spt-receiver-port"),
-        seed=config.getoption("--spt-seed"),
-        max_examples=config.getoption("--spt-max-examples"),
-        quick=config.getoption("--spt-quick"),
-        record=Path(config.getoption("--spt-record")) if config.getoption("--spt-record") else None,
-    )
-    unknown = [p for p in (*options.only, *options.skip) if not spec.catalogue.matching(p)]
-    if unknown:
-        raise pytest.UsageError(f"--spt-only/--spt-skip: {', '.join(unknown)} matches no requirement ID or area")
-    problems = report_path_problems(_report_paths(config))
-    if problems:
-        raise pytest.UsageError(problems[0])
-    expected_file = config.getoption("--spt-expected-failures")
-    if expected_file:
+    options = from_pytest(config)
+    found = problems(options, spec.catalogue, prefix="--spt-")
+    if found:
+        raise pytest.UsageError(found[0])
+    if options.expected_failures is not None:
         try:
-            config.stash[EXPECTED_KEY] = load_expected_failures(Path(expected_file), spec.catalogue)
+            config.stash[EXPECTED_KEY] = load_expected_failures(options.expected_failures, spec.catalogue)
         except ExpectedFailuresError as exc:
             raise pytest.UsageError(str(exc)) from None
     state = RunState(spec, target, options)
     config.stash[STATE_KEY] = state
     configure_cassettes(config, state)
     config.pluginmanager.register(_Collector(state), "spt-conformance-collector")
-
-
-def _report_paths(config: pytest.Config) -> dict[str, str | None]:
-    return {option: config.getoption(option, default=None) for option in REPORT_OPTIONS}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -345,7 +289,9 @@ class _Collector:
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return  # interrupted or unusable: no report file would tell the truth
         try:
-            write_reports(report, _report_paths(config))
+            write_reports(
+                report, {"json": state.options.json, "junit": state.options.junit, "html": state.options.html}
+            )
         except OSError as exc:
             print(f"spt-conformance: cannot write a report: {exc}", file=sys.stderr)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -363,12 +309,7 @@ class _Collector:
 
 
 def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:
-    options = {
-        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-        for k, v in dataclasses.asdict(state.options).items()
-    }
-    options["workers"] = getattr(config.option, "numprocesses", None) or 0
-    return options
+    return {**recorded(state.options), "workers": getattr(config.option, "numprocesses", None) or 0}
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
-import pytest
+from _pytest.outcomes import Skipped  # pytest.skip.Exception, named for type checkers
 
 from conformance.catalog import Catalogue
 from conformance.client import Exchange
@@ -101,7 +101,7 @@ class ViolationGroup(AssertionError):
         return "\n\n".join(v.render(catalogue) for v in self.violations)
 
 
-class Inconclusive(pytest.skip.Exception):
+class Inconclusive(Skipped):
     """The test could not set up what its check needs (a fixture, a probe, a read the check
     depends on): its requirements are INCONCLUSIVE with the reason, never FAILED."""
 

@@ -103,7 +103,7 @@ class RunningServer:
         }
 
     def target(self) -> dict[str, Any]:
-        """The target-file mapping (design.md) that certifies this server."""
+        """The target-file mapping (docs/target-file.md) that certifies this server."""
         return target_mapping(
             "reference-server (embedded)", self.base_url, self.runtime.service.accounts.all, DEFAULT_API_VERSION
         )

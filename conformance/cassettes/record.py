@@ -33,7 +33,7 @@ from conformance.cassettes.format import TRANSPORT_HEADERS, YamlSerializer, befo
 from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
 from conformance.clock import Clock
-from conformance.evidence import fold_outcome
+from conformance.verdicts import fold_outcome
 from conformance.receiver import Delivery, Receiver
 from conformance.reports.model import shown_url
 from conformance.session import RunState

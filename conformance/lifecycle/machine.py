@@ -226,7 +226,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
             if not found:
                 # What held: the parts of the state judged, and every invariant of the lifecycle.
-                judged = {*(parts or {}).values(), *(r for i in self.world.plan.lifecycle.invariants for r in i.requirements)}
+                judged = {
+                    *(parts or {}).values(),
+                    *(r for i in self.world.plan.lifecycle.invariants for r in i.requirements),
+                }
                 for requirement in judged:
                     LEDGER.hold(requirement)
                 token.model = option.model

@@ -68,7 +68,7 @@ def _replaying(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def clock(request: pytest.FixtureRequest, spt_run: RunState, agent: StripeClient) -> Clock:
-    extension, max_wait = spt_run.target.has("clock"), spt_run.options.max_wait
+    extension, max_wait = spt_run.target.has("clock"), spt_run.options.wait_limit
     session = cassette_session(request.config)
     if session is not None:
         return session.make_clock(agent, extension=extension, max_wait=max_wait)

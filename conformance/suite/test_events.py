@@ -726,4 +726,4 @@ def test_webhook_failed_delivery_is_retried_until_accepted(
 
 @pytest.fixture
 def max_wait(spt_run: RunState) -> float:
-    return spt_run.options.max_wait
+    return spt_run.options.wait_limit

@@ -16,8 +16,9 @@ import pytest
 
 from conformance.client import Journal
 from conformance.events import EventLog, WebhookEndpoints, choose_mode
+from conformance.options import RunOptions
 from conformance.receiver import Receiver, scan_delivery, sign
-from conformance.session import RunOptions, RunState
+from conformance.session import RunState
 from conformance.spec import default_spec
 from conformance.target import target_from_mapping
 from conformance.violation import Violation

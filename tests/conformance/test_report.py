@@ -154,7 +154,10 @@ def test_json_report_shape_and_content(tmp_path: Path) -> None:
         "UNVERIFIED": 0,
         "SKIPPED": 1,
     }
-    assert data["summary"]["coverage"]["text"] == "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock"
+    assert (
+        data["summary"]["coverage"]["text"]
+        == "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock"
+    )
     assert data["summary"]["complete"] is False  # a quick run
     assert list(data["summary"]["areas"]) == ["ISS", "USE", "CLK", "EVT"]  # catalogue order
     assert data["summary"]["areas"]["USE"]["MUST"]["FAILED"] == 1
