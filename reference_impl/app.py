@@ -29,6 +29,7 @@ from reference_impl.ids import new_id
 from reference_impl.runtime import Runtime
 from reference_impl.service import Service
 from reference_impl.tuning import Tuning
+from reference_impl.variant_http import HttpVariants
 
 __all__ = ["MAX_BODY", "app_for", "create_app"]
 
@@ -103,7 +104,7 @@ async def _handle(service: Service, request: Request) -> Response:
     try:
         path = request.scope["path"]
         matched = operations.match(request.method, path)
-        if matched is None and "unknown_path_framework_404" in service.env.faults:
+        if matched is None and service.env.behaviour.unknown_path_framework_404:
             return Response(dumps({"detail": "Not Found"}), 404, headers, media_type="application/json")
         if matched is None:
             shown = "(a path containing a card number)" if cards.contains_card_number(path) else path
@@ -120,12 +121,12 @@ async def _handle(service: Service, request: Request) -> Response:
         try:
             params = _decode(request, body)
         except ValidationError:
-            if "malformed_form_is_a_server_error" in service.env.faults:
+            if service.env.behaviour.malformed_form_crashes:
                 raise RuntimeError("the form could not be decoded") from None
             raise
         # Requests run one at a time on the event loop; the `cap_race` fault runs them on threads,
         # so that its capture, made after a pause in a second transaction, races other payments.
-        execute = run_in_threadpool if "cap_race" in service.env.faults else _inline
+        execute = run_in_threadpool if service.env.behaviour.capture_in_second_transaction else _inline
         outcome = await execute(
             service.execute,
             operation,
@@ -138,7 +139,7 @@ async def _handle(service: Service, request: Request) -> Response:
         )
         if key is not None:
             headers["Idempotency-Key"] = key[:255]
-        if outcome.replayed:
+        if outcome.replayed and service.env.behaviour.replayed_header:
             headers["Idempotent-Replayed"] = "true"
         return Response(outcome.body, outcome.status, headers, media_type="application/json")
     except DomainError as err:
@@ -186,11 +187,18 @@ def create_app(
     db: str = ":memory:",
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
     time_source: Callable[[], float] | None = None,
     **tuning: Any,
 ) -> Starlette:
     """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
     account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
-    faults.py; tests only), `tuning` the knobs of tuning.Tuning."""
-    runtime = Runtime(db, accounts=accounts, faults=faults, tuning=Tuning(**tuning), time_source=time_source)
-    return app_for(runtime)
+    faults.py; tests only), `variants` legal differences (variants.py; tests only), `tuning` the
+    knobs of tuning.Tuning."""
+    runtime = Runtime(
+        db, accounts=accounts, faults=faults, variants=variants, tuning=Tuning(**tuning), time_source=time_source
+    )
+    app = app_for(runtime)
+    if runtime.service.env.behaviour.http:
+        app.add_middleware(HttpVariants, names=runtime.service.env.behaviour.http)
+    return app

@@ -130,10 +130,11 @@ def start(
     port: int = 0,
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> RunningServer:
     """Serve a reference server on `host:port` (0: a free port) from a background thread."""
-    app = create_app(db=db, accounts=accounts, faults=faults, **tuning)
+    app = create_app(db=db, accounts=accounts, faults=faults, variants=variants, **tuning)
     runtime: Runtime = app.state.runtime
     try:
         sock = bind(host, port)
