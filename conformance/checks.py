@@ -25,7 +25,15 @@ from conformance.schema_check import response_schema
 from conformance.scrub import SECRET, find_card_numbers, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
-__all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "answered_json", "check", "run_checks"]
+__all__ = [
+    "REGISTRY",
+    "CheckContext",
+    "RegisteredCheck",
+    "answered_json",
+    "check",
+    "run_checks",
+    "transport_answer",
+]
 
 ID_PREFIXES = {
     "shared_payment.issued_token": "spt_",
@@ -123,7 +131,36 @@ def _violation(requirement: str, exchange: Exchange, received: str, expected: st
     return Violation(requirement, received=received, expected=expected, tip=tip, exchanges=[exchange])
 
 
+API_METHODS = frozenset({"GET", "POST", "DELETE"})
+# What an HTTP stack in front of an API answers by itself: a method it does not route, a head or a
+# body over its limit.
+TRANSPORT_STATUSES = frozenset({405, 413, 414, 501})
+
+
+def transport_answer(exchange: Exchange) -> bool:
+    """An answer of the HTTP layer rather than the API: 405/413/414/501 without a Request-Id or
+    without a Stripe error body (405 and 501 only for a method other than GET, POST and DELETE).
+    Such answers are judged by SPT-WIRE-012 alone, not by the error contract."""
+    if exchange.status not in TRANSPORT_STATUSES:
+        return False
+    if exchange.status in (405, 501) and exchange.method.upper() in API_METHODS:
+        return False
+    return not (exchange.header("Request-Id") or "").strip() or exchange.error is None
+
+
+def _api_answer(check: CheckFunction) -> CheckFunction:
+    """A check of the error contract: silent on an answer of the HTTP layer (SPT-WIRE-012's)."""
+
+    def judged(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+        return () if transport_answer(exchange) else check(exchange, context)
+
+    judged.__name__ = check.__name__
+    judged.__doc__ = check.__doc__
+    return judged
+
+
 @check("not_a_server_error", "SPT-ERR-004")
+@_api_answer
 def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status >= 500:
         yield _violation(
@@ -136,6 +173,7 @@ def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Vi
 
 
 @check("request_id", "SPT-WIRE-005")
+@_api_answer
 def request_id(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if not (exchange.header("Request-Id") or "").strip():
         yield _violation(
@@ -151,6 +189,7 @@ DOCUMENTED_STATUSES = frozenset({200, 400, 401, 402, 403, 404, 409, 413, 424, 42
 
 
 @check("documented_status", "SPT-WIRE-009")
+@_api_answer
 def documented_status(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 500 and exchange.status not in DOCUMENTED_STATUSES:
         yield _violation(
@@ -163,6 +202,7 @@ def documented_status(exchange: Exchange, context: CheckContext) -> Iterable[Vio
 
 
 @check("json_body", "SPT-WIRE-003")
+@_api_answer
 def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     content_type = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/json" or exchange.body is None:
@@ -175,6 +215,7 @@ def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
 
 
 @check("error_shape", "SPT-ERR-001", applies=lambda exchange: exchange.status >= 400 and answered_json(exchange))
+@_api_answer
 def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 400:
         return
@@ -279,6 +320,21 @@ def original_payment_method_hidden(exchange: Exchange, context: CheckContext) ->
             exchange,
             f"the agent's PaymentMethod {payment_method} in a response to the {exchange.actor}",
             "the seller sees only its own clone of the PaymentMethod, never the agent's original id",
+        )
+
+
+@check("transport_answer", "SPT-WIRE-012", applies=lambda e: e.method.upper() not in API_METHODS or transport_answer(e))
+def transport_answer_is_stripe_shaped(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if transport_answer(exchange):
+        yield _violation(
+            "SPT-WIRE-012",
+            exchange,
+            f"{exchange.status} {(exchange.header('Content-Type') or '(no Content-Type)')} "
+            f"{'with' if (exchange.header('Request-Id') or '').strip() else 'without'} a Request-Id: "
+            f"{exchange.response_text[:120]!r}",
+            "a Request-Id and a Stripe error body even for what the HTTP layer refuses "
+            "(a method other than GET/POST/DELETE, a head or body over the limit)",
+            "let the API answer these (a catch-all route), or have the proxy add a Request-Id and a JSON error body",
         )
 
 

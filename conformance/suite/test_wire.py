@@ -244,3 +244,20 @@ def test_expand_of_an_unknown_field_is_refused(spt: Scenario, resource: str, fie
         type="invalid_request_error",
         tip="refuse an expansion that names no expandable field",
     )
+
+
+@pytest.mark.requirement("SPT-WIRE-012")
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS"])
+def test_request_refused_before_the_api_still_gets_a_request_id_and_a_stripe_error(spt: Scenario, method: str) -> None:
+    exchange = spt.agent.request(method, ISSUED, idempotency_key=None)
+    request_id = (exchange.header("Request-Id") or "").strip()
+    error = exchange.error
+    expect(
+        exchange.status >= 400 and bool(request_id) and error is not None and isinstance(error.get("type"), str),
+        "SPT-WIRE-012",
+        received=f"{exchange.status} {exchange.header('Content-Type') or '(no Content-Type)'}, "
+        f"Request-Id {request_id or '(none)'}: {exchange.response_text[:120]!r}",
+        expected=f"a refusal of {method} with a Request-Id header and a Stripe error body",
+        tip="route every method to the API (a catch-all answering 404 or 405 with an error object)",
+        exchanges=[exchange],
+    )
