@@ -214,7 +214,7 @@ def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
         )
 
 
-@check("error_shape", "SPT-ERR-001", applies=lambda exchange: exchange.status >= 400 and answered_json(exchange))
+@check("error_shape", "SPT-ERR-001", applies=lambda e: e.status >= 400 and answered_json(e) and not transport_answer(e))
 @_api_answer
 def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 400:
@@ -230,7 +230,8 @@ def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation
         )
 
 
-@check("no_stack_trace", "SPT-ERR-006", applies=lambda exchange: exchange.status >= 400)
+@check("no_stack_trace", "SPT-ERR-006", applies=lambda e: e.status >= 400 and not transport_answer(e))
+@_api_answer
 def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status >= 400 and (match := _TRACE.search(exchange.response_text)):
         yield _violation(

@@ -174,7 +174,9 @@ def _blocked(phase: TestPhase, evidence: Sequence[Evidence], blockers: Sequence[
 def _test_evidence(phase: TestPhase, catalogue: Catalogue) -> list[Evidence]:
     if phase.skipped:
         if isinstance(phase.error, Inconclusive) or phase.skip_reason.startswith("inconclusive"):
-            return [Evidence(r, phase.test, Outcome.INCONCLUSIVE, phase.skip_reason) for r in phase.declared]
+            reason = str(phase.error) if isinstance(phase.error, Inconclusive) else phase.skip_reason
+            reason = reason.removeprefix("inconclusive: ")
+            return [Evidence(r, phase.test, Outcome.INCONCLUSIVE, reason) for r in phase.declared]
         return [Evidence(r, phase.test, Outcome.SKIPPED, phase.skip_reason) for r in phase.declared]
     evidence: list[Evidence] = []
     if phase.soft:
