@@ -8,7 +8,8 @@ as against any server we did not write, and prints one row: FAILED and WARNING c
 requirement IDs. A baseline row runs the correct server the same way. The summary counts the
 false FAILED and WARNING verdicts. Not a test: it prints the figures of docs/variants.md.
 
-    python bench/variant_matrix.py [--seeds 5] [--variants a,b] [--only AREA ...] [--jobs 1] [--max-wait 10]
+    python bench/variant_matrix.py [--seeds 5] [--variants a,b] [--only AREA ...] [--touched] [--jobs 1]
+        [--max-wait 10] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each is two processes)")
     parser.add_argument("--max-wait", type=float, default=10.0, help="longest wait for time or events, in seconds")
     parser.add_argument("--no-baseline", action="store_true", help="leave out the correct server's rows")
+    parser.add_argument("--touched", action="store_true", help="run each variant on the areas it touches only")
     args = parser.parse_args()
 
     chosen = [name.strip() for name in args.variants.split(",") if name.strip()] or sorted(VARIANTS)
@@ -82,10 +84,14 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; see reference_impl/variants.py")
     names = ([] if args.no_baseline else [BASELINE]) + chosen
-    tasks = [Task(name, seed, tuple(args.only), args.max_wait) for name in names for seed in range(1, args.seeds + 1)]
+    tasks = [
+        Task(name, seed, _selection(name, args.only, args.touched), args.max_wait)
+        for name in names
+        for seed in range(1, args.seeds + 1)
+    ]
     print(
         f"variant matrix: {len(chosen)} variant(s) x {args.seeds} seed(s), "
-        f"{'--only ' + ' '.join(args.only) if args.only else 'full suite'}, external server per run, "
+        f"{_scope(args.only, args.touched)}, external server per run, "
         f"{args.jobs} job(s); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         flush=True,
     )
@@ -105,8 +111,22 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def _scope(only: list[str], touched: bool) -> str:
+    if touched:
+        return "each variant on the areas it touches"
+    return f"--only {' '.join(only)}" if only else "full suite"
+
+
+def _selection(name: str, only: list[str], touched: bool) -> tuple[str, ...]:
+    if touched and name in VARIANTS:
+        return VARIANTS[name].touches
+    return tuple(only)
+
+
 def _row(task: Task, run: SuiteRun) -> SuiteRun:
-    print(f"{task.variant:<36}{task.seed:>5}{run.wall_s:>8.1f}  {cell(run)}", flush=True)
+    lines = [f"{task.variant:<36}{task.seed:>5}{run.wall_s:>8.1f}  {cell(run)}"]
+    lines += [f"{'':<8}{rid}: {message}" for rid, message in sorted(run.messages.items())]
+    print("\n".join(lines), flush=True)
     return run
 
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.cardscan import find_card_data
 from conformance.client import Exchange
 from conformance.schema_check import response_schema
-from conformance.scrub import SECRET, find_card_numbers, find_secrets
+from conformance.scrub import SECRET, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
 __all__ = [
@@ -66,7 +67,9 @@ class CheckContext:
         for obj in _objects(body):
             kind = obj.get("object")
             if kind == "shared_payment.issued_token" and exchange.actor == "agent":
-                if isinstance(obj.get("payment_method"), str):
+                # A test shortcut (pm_card_visa) names a card any account may use, not the agent's
+                # PaymentMethod; Stripe answers with the concrete pm_ it made from it.
+                if isinstance(obj.get("payment_method"), str) and not obj["payment_method"].startswith("pm_card_"):
                     with self._lock:
                         self.agent_payment_methods.add(obj["payment_method"])
             elif kind == "webhook_endpoint" and isinstance(obj.get("secret"), str):
@@ -244,11 +247,10 @@ def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violat
 
 @check("no_card_data", "SPT-SEC-008")
 def no_card_data(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
-    for finding in find_card_numbers(exchange.response_text):
+    for finding in find_card_data(exchange.response_text):
         echoed = (
             " (an echo of a value the request carried)"
-            if finding.kind == "card number"
-            and (exchange.response_text[finding.start : finding.end] in exchange.request_body)
+            if finding.kind == "card number" and finding.value in exchange.request_body
             else ""
         )
         yield _violation(

@@ -1,5 +1,6 @@
-"""Harnesses that tests/ and bench/ share: suite runs against mutants and variants, and servers.
+"""Harnesses shared by the tests and the benchmarks; not part of the shipped packages.
 
-Not part of the product (the wheel ships conformance/ and reference_impl/ only): nothing here
-is reachable from the command line, which is what keeps faults and variants out of reach.
+Suite runs against mutants and variants (suite, mutants, server) and the reliability harness
+(reliability/). Nothing here is reachable from the product's command line, which is what keeps
+faults and variants out of reach.
 """

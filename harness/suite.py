@@ -89,45 +89,24 @@ def _message(requirement: Mapping[str, Any]) -> str:
 
 
 def run_suite(
-    faults: Iterable[str] = (),
-    *,
-    variants: Iterable[str] = (),
-    only: Iterable[str] = (),
-    seed: int,
-    quick: bool = False,
-    max_examples: int | None = None,
-    max_wait: float | None = None,
+    faults: Iterable[str] = (), *, variants: Iterable[str] = (), only: Iterable[str] = (), seed: int, **options: Any
 ) -> SuiteRun:
-    """One `spt-conformance run` in this process against a fresh bundled server with `faults`."""
+    """One `spt-conformance run` in this process against a fresh bundled server with `faults`
+    (and `variants`); `options` are further fields of RunRequest (quick, max_examples, max_wait)."""
     chosen = tuple(sorted(faults))
-    options = {"only": tuple(only), "seed": seed, "quick": quick, "max_examples": max_examples, "max_wait": max_wait}
     with tempfile.TemporaryDirectory(prefix="spt-mutant-") as tmp, bundled_server_with(chosen, variants):
-        return _run(options, chosen, Path(tmp))
+        return _run({"only": tuple(only), "seed": seed, **options}, chosen, Path(tmp))
 
 
 def run_against(
-    target: Mapping[str, Any],
-    *,
-    label: Sequence[str] = (),
-    only: Iterable[str] = (),
-    seed: int,
-    quick: bool = False,
-    max_examples: int | None = None,
-    max_wait: float | None = None,
+    target: Mapping[str, Any], *, label: Sequence[str] = (), only: Iterable[str] = (), seed: int, **options: Any
 ) -> SuiteRun:
-    """One `spt-conformance run --target FILE` in this process against the server `target` names."""
+    """One `spt-conformance run --target FILE` in this process against the server `target` names;
+    `options` are further fields of RunRequest (quick, max_examples, max_wait)."""
     with tempfile.TemporaryDirectory(prefix="spt-target-") as tmp:
         path = Path(tmp) / "target.yaml"
         path.write_text(yaml.safe_dump(dict(target), sort_keys=False), encoding="utf-8")
-        options = {
-            "target_file": path,
-            "only": tuple(only),
-            "seed": seed,
-            "quick": quick,
-            "max_examples": max_examples,
-            "max_wait": max_wait,
-        }
-        return _run(options, tuple(label), Path(tmp))
+        return _run({"target_file": path, "only": tuple(only), "seed": seed, **options}, tuple(label), Path(tmp))
 
 
 def kill_run(mutant: Mutant) -> SuiteRun:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from reference_impl.domain import Reason
 
-__all__ = ["Behaviour", "Change", "resolve"]
+__all__ = ["Behaviour", "Change", "check_names", "resolve"]
 
 RevokeDead = Literal["refuse", "rewrite", "unchanged"]
 PastExpiry = Literal["refuse", "accept", "accept_usable"]
@@ -29,12 +29,12 @@ class Behaviour:
     any_seller_reads_granted: bool = False
     any_seller_can_pay: bool = False
     missing_path_token_status: int = 404  # a token named in the path that the caller may not see
-    missing_param_token_status: int = 404  # a token named in a parameter (payment_method_data[…])
+    missing_param_token_status: int = 400  # a token named in a parameter: Stripe's 400 (param set)
     foreign_path_token_status: int = 404  # a token that exists but belongs to someone else
     unknown_seller_status: int = 400  # seller_details naming no known seller (D-27)
     # ---- requests: parameters and idempotency
     unknown_parameters_dropped: bool = False
-    currency_case_insensitive: bool = False
+    currency_case_insensitive: bool = True  # USD is usd, as Stripe accepts it
     legacy_token_param: bool = True  # the top-level shared_payment_granted_token alias (D-01)
     network_id_alias: bool = True  # seller_details[network_id] (D-05)
     recurring_both_accepted: bool = False  # both recurring forms: the nested one wins (D-16)
@@ -56,6 +56,7 @@ class Behaviour:
     granted_usage_stale: bool = False
     granted_hides_deactivation: bool = False
     granted_max_shows_headroom: bool = False
+    granted_view_names_issuer_pm: bool = False
     clock_seconds_divisor: int = 1
     # ---- payments: what a payment is judged against, and what it leaves behind
     cap_per_payment: bool = False
@@ -98,12 +99,17 @@ class Behaviour:
 Change = Callable[[Behaviour], Behaviour]
 
 
+def check_names(names: Iterable[str], known: Iterable[str], what: str) -> frozenset[str]:
+    """The names, all of them known; an unknown one is refused with the list of known ones."""
+    chosen, allowed = frozenset(names), frozenset(known)
+    unknown = sorted(chosen - allowed)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+    return chosen
+
+
 def resolve(changes: Mapping[str, Change], names: Iterable[str], what: str, base: Behaviour) -> Behaviour:
     """`base` with the named changes applied, in name order; an unknown name is refused."""
-    chosen = sorted(set(names))
-    unknown = [n for n in chosen if n not in changes]
-    if unknown:
-        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(changes))}")
-    for name in chosen:
+    for name in sorted(check_names(names, changes, what)):
         base = changes[name](base)
     return base

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Final
 
-from reference_impl.behaviour import Behaviour, Change, resolve
+from reference_impl.behaviour import Behaviour, Change, check_names, resolve
 from reference_impl.domain import Reason
 
 __all__ = ["FAULTS", "KNOWN_FAULTS", "apply_faults", "check_faults"]
@@ -46,6 +46,8 @@ FAULTS: Final[Mapping[str, Change]] = {
     "expires_at_grace_period": lambda b: replace(b, expiry_kept_offset=3600),
     # a token is issued with an expires_at already passed (SPT-ISS-010)
     "past_expires_at_accepted": lambda b: replace(b, past_expiry="accept"),
+    # a past expires_at is accepted and the token born expired can be spent (SPT-ISS-010, SPT-EXP-001)
+    "past_expires_at_usable": lambda b: replace(b, past_expiry="accept_usable"),
     # an expired token's deactivated_at is when it was noticed (SPT-EXP-003)
     "expiry_stamped_when_noticed": lambda b: replace(b, expiry_stamp="noticed"),
     # an expired token reads deactivated_reason revoked (SPT-EXP-002, SPT-CLK-003)
@@ -68,6 +70,8 @@ FAULTS: Final[Mapping[str, Change]] = {
     "granted_usage_stale": lambda b: replace(b, granted_usage_stale=True),
     # the granted view never shows a deactivation (SPT-GRT-008, SPT-REV-004)
     "granted_view_hides_deactivation": lambda b: replace(b, granted_hides_deactivation=True),
+    # the granted view carries an extra field naming the agent's PaymentMethod (SPT-SEC-009)
+    "granted_view_names_issuer_payment_method": lambda b: replace(b, granted_view_names_issuer_pm=True),
     # the granted max_amount shows what is left, not the cap (SPT-GRT-002)
     "granted_limits_show_headroom": lambda b: replace(b, granted_max_shows_headroom=True),
     # ---- events and webhooks
@@ -127,11 +131,7 @@ KNOWN_FAULTS: Final[frozenset[str]] = frozenset(FAULTS)
 
 
 def check_faults(faults: Iterable[str]) -> frozenset[str]:
-    chosen = frozenset(faults)
-    unknown = sorted(chosen - KNOWN_FAULTS)
-    if unknown:
-        raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_FAULTS))}")
-    return chosen
+    return check_names(faults, KNOWN_FAULTS, "fault")
 
 
 def apply_faults(faults: Iterable[str], base: Behaviour) -> Behaviour:

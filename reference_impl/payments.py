@@ -17,14 +17,14 @@ from typing import Any
 from reference_impl import cards, events, views
 from reference_impl.context import Call, Env, NeedsSettle, Outcome, dumps
 from reference_impl.currencies import MINIMUM_CHARGE
-from reference_impl.domain import Reason, State, Token, check_use, expiry_due
+from reference_impl.domain import Reason, State, Token, expiry_due
 from reference_impl.errors import InvalidRequest, NotFound, not_found
 from reference_impl.ids import new_id, new_secret
-from reference_impl.machine import step
+from reference_impl.machine import Attempt, apply, attempt, step
 from reference_impl.objects import Charge, PaymentIntent, PaymentMethod, Refund
 from reference_impl.payment_methods import clone_for_seller
 from reference_impl.store import Tx
-from reference_impl.tokens import apply, token_pm
+from reference_impl.tokens import token_pm
 
 __all__ = ["confirm_payment_intent", "create_payment_intent", "create_refund", "retrieve_payment_intent"]
 
@@ -90,12 +90,12 @@ def _judged(env: Env, token: Token, amount: int, currency: str) -> tuple[Token, 
     return token, amount - rules.cap_slack, currency
 
 
-def _check(env: Env, token: Token, amount: int, currency: str, param: str) -> None:
+def _check(env: Env, call: Call, token: Token, amount: int, currency: str, param: str) -> None:
     """The use guards on what the payment is judged against (SPT-USE-*, D-11)."""
     judged, judged_amount, judged_currency = _judged(env, token, amount, currency)
-    check_use(
-        judged, judged_amount, judged_currency, env.clock.now(), param, check_headroom=env.behaviour.headroom_checked
-    )
+    caller = judged.seller_account if env.behaviour.any_seller_can_pay else call.account.id
+    use = Attempt(caller, env.clock.now(), judged_amount, judged_currency, param, env.behaviour.headroom_checked)
+    attempt(judged, "use", "seller", use)
     least = MINIMUM_CHARGE.get(currency, 50)
     if env.behaviour.minimum_charge and amount < least:
         raise InvalidRequest(
@@ -115,7 +115,7 @@ def _capture_later(env: Env, used: Token) -> None:
 
 def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, param: str) -> Outcome:
     now, amount, rules = env.clock.now(), pi.amount, env.behaviour
-    _check(env, token, amount, pi.currency, param)
+    _check(env, call, token, amount, pi.currency, param)
     if rules.revoked_still_pays and token.deactivated_reason is Reason.REVOKED:
         token = token.replace(state=State.ACTIVE, deactivated_reason=None, deactivated_at=None)
     original = token_pm(tx, token)
@@ -207,7 +207,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
     token = _granted(env, tx, call, ref)
     if params.get("confirm"):
         return _confirm(env, tx, call, pi, token, ref[1])
-    _check(env, token, pi.amount, pi.currency, ref[1])
+    _check(env, call, token, pi.amount, pi.currency, ref[1])
     pi = pi.replace(status="requires_confirmation", token=token.id, token_param=ref[1])
     tx.put(pi)
     return Outcome.ok(_render(tx, pi, call.expand))
@@ -216,7 +216,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
 def _own_intent(tx: Tx, call: Call) -> PaymentIntent:
     pi = tx.get(PaymentIntent, call.path_id or "", call.account.id)
     if pi is None:
-        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent")
+        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent", in_path=True)
     return pi
 
 

@@ -154,7 +154,7 @@ class Service:
         call = Call(account, path_id, params, request_id, idempotency_key, api_version or DEFAULT_API_VERSION)
         use_case = USE_CASES[operation.name]
         if operation.method != "POST" or idempotency_key is None:
-            return self._run(use_case, call, None)
+            return self._run(use_case, call, None, read_only=operation.method == "GET")
         idempotency.check_key(idempotency_key)
         print_ = idempotency.fingerprint(
             operation.name, path_id, raw if rules.idempotency_fingerprints_parameters else {}
@@ -165,11 +165,13 @@ class Service:
         finally:
             self._in_flight.release(account.id, idempotency_key)
 
-    def _run(self, use_case: UseCase, call: Call, print_: str | None) -> Outcome:
+    def _run(self, use_case: UseCase, call: Call, print_: str | None, *, read_only: bool = False) -> Outcome:
         key = call.idempotency_key
         for _ in range(3):
             try:
-                with self.store.write() as tx:
+                # A GET writes nothing (Store.read checks): it reads under the store's lock,
+                # without the cost of a write transaction.
+                with self.store.read() if read_only else self.store.write() as tx:
                     now = self.clock.real()
                     if print_ is not None and key is not None and self.env.behaviour.idempotent_replays:
                         saved = idempotency.lookup(tx, call.account.id, key, print_, now)

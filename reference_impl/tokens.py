@@ -1,6 +1,7 @@
 """Token use cases: issue, retrieve both views, revoke, the seller's test helpers, expiry and the
 clock extension. Each runs inside the caller's one write transaction and asks `machine.step`
-whether its trigger is allowed; the transition's effects and events are applied here.
+whether its trigger is allowed (`attempt` also checks the transition's guards); `apply` makes
+the transition's effects, and the events it names are recorded here.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 from reference_impl import events, views
 from reference_impl.context import Call, Env, NeedsSettle, Outcome
 from reference_impl.currencies import CURRENCIES
-from reference_impl.domain import Reason, Recurring, State, Token, UsageLimits, current_usage, expiry_due, headroom
+from reference_impl.domain import Reason, Recurring, State, Token, UsageLimits, expiry_due, headroom
 from reference_impl.errors import InvalidRequest, NotFound, ValidationError, not_found
 from reference_impl.ids import new_id
-from reference_impl.machine import IllegalTransition, Transition, step
+from reference_impl.machine import Attempt, IllegalTransition, WrongParty, apply, attempt, dead_token_error, step
 from reference_impl.objects import PaymentMethod
 from reference_impl.payment_methods import resolve
 from reference_impl.store import Tx
@@ -23,8 +24,6 @@ from reference_impl.store import Tx
 __all__ = [
     "LAST_UNIX_TIME",
     "advance_clock",
-    "apply",
-    "deactivated_error",
     "expire",
     "get_clock",
     "issue",
@@ -38,34 +37,6 @@ __all__ = [
 ]
 
 LAST_UNIX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
-def apply(token: Token, transition: Transition, now: int, amount: int = 0) -> Token:
-    """The token after `transition`'s effects (the vocabulary of spec/lifecycle.yaml)."""
-    changes: dict[str, Any] = {"state": transition.to}
-    for effect in transition.effects:
-        if effect == "start_usage":
-            changes.update(amount_captured=0, usage_window=0)
-        elif effect == "capture_amount":
-            captured, window = current_usage(token, now)  # a new recurring window starts at 0
-            changes.update(amount_captured=captured + amount, usage_window=window)
-        elif effect == "deactivate_now":
-            changes.update(deactivated_at=now, deactivated_reason=transition.reason)
-        elif effect == "deactivate_at_expiry":
-            changes.update(deactivated_at=token.limits.expires_at, deactivated_reason=transition.reason)
-        elif effect == "reset_usage":
-            changes.update(amount_captured=0)
-        else:  # pragma: no cover - the machine-vs-spec test keeps the vocabulary closed
-            raise AssertionError(f"unknown effect {effect}")
-    return token.replace(**changes)
-
-
-def deactivated_error(token: Token, param: str | None) -> InvalidRequest:
-    return InvalidRequest(
-        f"This shared payment token is already deactivated ({token.deactivated_reason}).",
-        code="shared_payment_token_deactivated",
-        param=param,
-    )
 
 
 def token_pm(tx: Tx, token: Token) -> PaymentMethod:
@@ -174,10 +145,10 @@ def _as_stored(env: Env, token: Token) -> Token:
     """The token as it is kept; only the deliberate bugs of faults.py keep another expiry than
     the one the issue answers with."""
     expires_at, offset = token.limits.expires_at, env.behaviour.expiry_kept_offset
+    if expires_at is not None and env.behaviour.past_expiry == "accept_usable" and expires_at <= token.created:
+        offset = None  # the deliberate bug: a token born expired never expires
     if expires_at is None or offset == 0:
         return token
-    if env.behaviour.past_expiry == "accept_usable" and expires_at <= token.created:
-        offset = None  # the deliberate bug: a token born expired never expires
     kept = None if offset is None else expires_at + offset
     return token.replace(limits=dataclasses.replace(token.limits, expires_at=kept))
 
@@ -223,6 +194,8 @@ def retrieve_granted(env: Env, tx: Tx, call: Call) -> Outcome:
     body = views.granted_token(shown, token_pm(tx, token), now, call.expand)
     if rules.granted_max_shows_headroom:
         body["usage_limits"]["max_amount"] = headroom(token, now)
+    if rules.granted_view_names_issuer_pm:
+        body["source_payment_method"] = token.payment_method
     return Outcome.ok(body)
 
 
@@ -231,10 +204,12 @@ def _revoke(env: Env, tx: Tx, call: Call, token: Token, trigger: str, actor: str
     if not rules.revoke_applies:
         return token, token_pm(tx, token)
     try:
-        transition = step(token.state, trigger, actor)
+        transition = attempt(token, trigger, actor, Attempt(call.account.id, now))
+    except WrongParty:
+        raise not_found(f"No such shared payment token: '{token.id}'", None) from None
     except IllegalTransition:
         if rules.revoke_dead == "refuse":
-            raise deactivated_error(token, None) from None
+            raise dead_token_error(token, None) from None
         if rules.revoke_dead == "unchanged":
             return token, token_pm(tx, token)
         transition = step(State.ACTIVE, trigger, actor)

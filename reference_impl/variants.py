@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from reference_impl.behaviour import Behaviour, resolve
+from reference_impl.behaviour import Behaviour, check_names, resolve
 
 __all__ = ["KNOWN_VARIANTS", "VARIANTS", "Variant", "apply_variants", "check_variants"]
 
@@ -248,11 +248,7 @@ KNOWN_VARIANTS: Final[frozenset[str]] = frozenset(VARIANTS)
 
 
 def check_variants(variants: Iterable[str]) -> frozenset[str]:
-    chosen = frozenset(variants)
-    unknown = sorted(chosen - KNOWN_VARIANTS)
-    if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_VARIANTS))}")
-    return chosen
+    return check_names(variants, KNOWN_VARIANTS, "variant")
 
 
 def apply_variants(variants: Iterable[str], base: Behaviour) -> Behaviour:

@@ -159,7 +159,7 @@ def test_issue_non_integer_limit_is_refused_400(spt: Scenario, name: str, value:
 
 
 @pytest.mark.requirement("SPT-ISS-009")
-@pytest.mark.parametrize("currency", ["USD", "us", "usdx", "abc", "u$d"])
+@pytest.mark.parametrize("currency", ["us", "usdx", "abc", "u$d"])
 def test_issue_invalid_currency_is_refused_400(spt: Scenario, currency: str) -> None:
     exchange = spt.issue_exchange(currency=currency)
     expect_error(
@@ -167,7 +167,34 @@ def test_issue_invalid_currency_is_refused_400(spt: Scenario, currency: str) -> 
         "SPT-ISS-009",
         status=400,
         type="invalid_request_error",
-        tip="usage_limits[currency] is a three-letter lowercase ISO 4217 code, checked against the list of codes",
+        tip="usage_limits[currency] is a three-letter ISO 4217 code, checked against the list of codes",
+    )
+
+
+@pytest.mark.requirement("SPT-ISS-009")
+@pytest.mark.parametrize("currency", ["USD", "Usd"])
+def test_issue_upper_case_currency_is_lower_case_or_refused(spt: Scenario, currency: str) -> None:
+    """Stripe accepts USD and answers usd; its reference says "in lowercase", so a server that
+    refuses upper case is within it too. What no server may do is keep the upper case."""
+    exchange = spt.issue_exchange(currency=currency)
+    if exchange.status != 200:
+        expect_error(
+            exchange,
+            "SPT-ISS-009",
+            status=400,
+            type="invalid_request_error",
+            tip="accept the code in any case, as Stripe does, or refuse it like any invalid currency",
+        )
+        return
+    token = expect_ok(exchange, "SPT-ISS-009", object_type="shared_payment.issued_token")
+    limits = token.get("usage_limits") or {}
+    expect_equal(
+        limits.get("currency"),
+        "usd",
+        "SPT-ISS-009",
+        what="usage_limits.currency of a token issued with " + currency,
+        tip="Stripe answers a currency in lower case whatever the case it was sent in",
+        exchanges=[exchange],
     )
 
 

@@ -130,7 +130,7 @@ def test_deactivation_of_consumed_token_never_changes(spt: Scenario) -> None:
     spt.pay_ok(token.id, 500)
     first = deactivation(spt.read_issued(token.id))
     spt.revoke(token.id)  # refused or not (that is SPT-REV-005), it may not rewrite the reason
-    spt.pay(token.id, 1)
+    spt.pay(token.id, 100)
     for view in spt.views(token.id):
         expect_equal(
             deactivation(view),

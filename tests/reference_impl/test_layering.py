@@ -43,7 +43,19 @@ def test_core_module_imports_only_core_modules(module: str) -> None:
 
 
 def test_every_module_is_classified() -> None:
-    adapters = {"app", "embedded", "serve", "webhooks", "sweeper", "runtime", "variant_http", "__init__", "__main__"}
+    adapters = {
+        "app",
+        "headers",
+        "protocol",
+        "embedded",
+        "serve",
+        "webhooks",
+        "sweeper",
+        "runtime",
+        "variant_http",
+        "__init__",
+        "__main__",
+    }
     assert {p.stem for p in PACKAGE.glob("*.py")} == set(CORE) | adapters
 
 
