@@ -46,7 +46,9 @@ __all__ = [
     "TestPhase",
     "derive",
     "from_json",
+    "late",
     "requirement_ids",
+    "scrubbed",
     "to_json",
     "used_ids",
     "violations_of",
@@ -248,6 +250,11 @@ def derive(
         if phase.failed and not any(e.outcome is Outcome.BROKEN for e in evidence):
             failure = _test_evidence(dataclasses.replace(phase, when="call"), catalogue)
             evidence += failure
+    return scrubbed(evidence, selected=selected, scrub=scrub)
+
+
+def scrubbed(evidence: Iterable[Evidence], *, selected: frozenset[str], scrub: Callable[[str], str]) -> list[Evidence]:
+    """Evidence as it leaves the worker: scrubbed, about the selected requirements or broken."""
     return [
         dataclasses.replace(e, message=scrub(e.message), exchanges=tuple(scrub(x) for x in e.exchanges))
         if e.outcome is Outcome.BROKEN
@@ -255,6 +262,14 @@ def derive(
         for e in evidence
         if e.requirement in selected or e.outcome is Outcome.BROKEN
     ]
+
+
+def late(test: str, requirement: str, violation: Violation | None, catalogue: Catalogue) -> Evidence:
+    """Evidence about a test that has already ended (an expectation judged at the end of the
+    session): held when nothing was found, else broken under `requirement`."""
+    if violation is None:
+        return Evidence(requirement, test, Outcome.HELD)
+    return dataclasses.replace(_broken(violation.requirement, test, violation, catalogue), requirement=requirement)
 
 
 def to_json(evidence: Evidence) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import pytest
 from conformance.cassettes.wiring import configure_cassettes, stop_cassettes
 from conformance.checks import REGISTRY
 from conformance.client import Journal
-from conformance.evidence import TestPhase, derive, from_json, requirement_ids, to_json, used_ids
+from conformance.evidence import TestPhase, derive, from_json, late, requirement_ids, scrubbed, to_json, used_ids
 from conformance.expected import (
     ExpectedFailure,
     ExpectedFailuresError,
@@ -46,13 +46,14 @@ from conformance.scrub import scrub_text
 from conformance.session import RunState
 from conformance.spec import SpecError, default_spec
 from conformance.target import TargetError, load_target
-from conformance.verdicts import Evidence, RequirementResult, decide, fold_outcome
+from conformance.verdicts import Evidence, Outcome, RequirementResult, decide, fold_outcome
 from conformance.violation import LEDGER, Violation, ViolationGroup
 
 __all__ = [
     "JOURNAL_KEY",
     "REPORT_KEY",
     "STATE_KEY",
+    "report_late",
     "requirement_ids",
     "run_report",
     "run_results",
@@ -66,6 +67,7 @@ EXCHANGES_PROPERTY = "spt_exchanges"  # the number of HTTP exchanges of one test
 RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 EXPECTED_KEY = pytest.StashKey[tuple[ExpectedFailure, ...]]()
+LATE_KEY = pytest.StashKey[list[Evidence]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -173,6 +175,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"the target does not offer {', '.join(missing)}")
 
 
+def report_late(config: pytest.Config, test: str, requirement: str, violation: Violation | None) -> None:
+    """Evidence for a test that has already ended: it leaves with the next report this process makes."""
+    state = run_state(config)
+    if state is not None:
+        config.stash.setdefault(LATE_KEY, []).append(late(test, requirement, violation, state.spec.catalogue))
+
+
 def _secrets(state: RunState) -> list[str]:
     with state.context._lock:
         return sorted({*state.target.secrets(), *state.context.secrets}, key=len, reverse=True)
@@ -217,6 +226,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         selected=state.selected,
         scrub=lambda text: scrub_text(text, secrets),
     )
+    pending = item.config.stash.get(LATE_KEY, [])
+    if pending:
+        item.config.stash[LATE_KEY] = []
+        evidence += scrubbed(pending, selected=state.selected, scrub=lambda text: scrub_text(text, secrets))
     if evidence:
         report.user_properties.append((EVIDENCE_PROPERTY, [to_json(e) for e in evidence]))
     if report.when == "teardown":
@@ -243,12 +256,18 @@ class _Collector:
         self.started = time.perf_counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        late: list[str] = []
         for name, value in report.user_properties:
             if name == EVIDENCE_PROPERTY and isinstance(value, list):
-                self.evidence.extend(from_json(item) for item in value)
+                arrived = [from_json(item) for item in value]
+                self.evidence.extend(arrived)
+                late += [e.test for e in arrived if e.test != report.nodeid and e.outcome is Outcome.BROKEN]
             elif name == EXCHANGES_PROPERTY and isinstance(value, int):
                 self.exchanges += value
         fold_outcome(self.outcomes, report)
+        for test in late:  # judged after it ended, and broken: that test failed after all
+            if test in self.outcomes:
+                self.outcomes[test] = "failed"
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

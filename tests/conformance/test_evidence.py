@@ -243,3 +243,30 @@ def test_evidence_a_server_that_answers_nothing_useful_passes_no_requirement(
     assert passed == [], done.stdout[-3000:]
     assert data["summary"]["verdicts"]["FAILED"] > 0
     assert done.returncode == pytest.ExitCode.TESTS_FAILED
+
+
+def test_evidence_judged_after_a_test_ended_reaches_its_requirement(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_late="""
+import pytest
+from conformance.plugin import report_late
+from conformance.violation import Violation, expect
+
+
+@pytest.mark.requirement("SPT-ISS-005")
+def test_first(agent):
+    expect(True, "SPT-ISS-005", received="", expected="")
+
+
+@pytest.mark.requirement("SPT-ISS-006")
+def test_second(request, agent):
+    expect(True, "SPT-ISS-006", received="", expected="")
+    late = Violation("SPT-ISS-005", received="a second used event", expected="exactly one")
+    report_late(request.config, "test_late.py::test_first", "SPT-ISS-005", late)
+"""
+    )
+    status, report, output = run(suite, "test_late.py")
+    assert entry(report, "SPT-ISS-005")["verdict"] == "FAILED"
+    assert "a second used event" in broken_messages(report, "SPT-ISS-005")
+    assert report["tests"]["failed"] == 1  # test_first, judged late
+    assert status == pytest.ExitCode.TESTS_FAILED
