@@ -248,6 +248,7 @@ class _Collector:
         self.evidence: list[Evidence] = []
         self.exchanges = 0
         self.outcomes: dict[str, str] = {}  # node id → passed, failed, skipped
+        self.durations: dict[str, float] = {}  # node id → seconds (setup, call and teardown), for JUnit
         self.started_at = dt.datetime.now(dt.UTC)
         self.started = time.perf_counter()
 
@@ -268,6 +269,7 @@ class _Collector:
         for test in late:  # judged after it ended, and broken: that test failed after all
             if test in self.outcomes:
                 self.outcomes[test] = "failed"
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -303,6 +305,7 @@ class _Collector:
             secrets=_secrets(state),
             selected=state.selected,
             strict=state.options.strict,
+            test_durations=self.durations,
         )
         config.stash[REPORT_KEY] = report
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

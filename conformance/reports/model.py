@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 FORMAT = "spt-conformance-report/1"
-# Enough to read what went wrong; a server that fails a check on every response would otherwise
-# put thousands of identical exchanges in the report.
+# Failures of one requirement whose exchanges are kept: enough to read what went wrong; a server
+# that fails a check on every response would otherwise put thousands of identical exchanges in
+# the report. Every failure is kept, with its message; past these, without its exchanges.
 MAX_FAILURES_PER_REQUIREMENT = 20
 
 
@@ -69,10 +70,10 @@ class RequirementEntry:
     tests: tuple[str, ...]  # the tests that named it and ran
     checks_held: int  # tests in which the registered check for it found nothing wrong
     evidence: tuple[EvidenceEntry, ...]
-    omitted_failures: int = 0
     basis: str = "documented"
     blocked_by: tuple[str, ...] = ()  # for UNVERIFIED: the requirements whose failures stopped its tests
     selected: bool = True  # False: reported only because a selected test broke it
+    omitted_failures: int = 0  # failures kept without their exchanges (past MAX_FAILURES_PER_REQUIREMENT)
 
     @property
     def failures(self) -> tuple[EvidenceEntry, ...]:
@@ -124,6 +125,11 @@ class RunReport:
     areas: Mapping[str, str] = field(default_factory=dict)  # area code → title, in catalogue order
     selection: Selection | None = None
     strict: bool = False
+    test_durations: Mapping[str, float] = field(default_factory=dict)  # node id → seconds
+
+    def duration_of(self, entry: RequirementEntry) -> float:
+        """The seconds the tests that named `entry` took (a test naming two counts for both)."""
+        return sum(self.test_durations.get(test, 0.0) for test in entry.tests)
 
     def with_verdict(self, *verdicts: Verdict) -> tuple[RequirementEntry, ...]:
         wanted = {v.value for v in verdicts}
@@ -234,12 +240,13 @@ def _requirement_entry(result: RequirementResult, selected: frozenset[str] | Non
             continue
         if not item.test.startswith("check:") and item.test not in tests:
             tests.append(item.test)
+        exchanges = tuple(item.exchanges)
         if item.outcome is Outcome.BROKEN:
             failures += 1
-            if failures > MAX_FAILURES_PER_REQUIREMENT:
-                omitted += 1
-                continue
-        evidence.append(EvidenceEntry(item.test, item.outcome.value, item.message, tuple(item.exchanges)))
+            if failures > MAX_FAILURES_PER_REQUIREMENT and exchanges:
+                omitted += 1  # every failure is kept; past the cap, without its exchanges
+                exchanges = ()
+        evidence.append(EvidenceEntry(item.test, item.outcome.value, item.message, exchanges))
     return RequirementEntry(
         id=requirement.id,
         level=requirement.level.value,
@@ -287,6 +294,7 @@ def build_report(
     secrets: Iterable[str] = (),
     selected: frozenset[str] | None = None,
     strict: bool = False,
+    test_durations: Mapping[str, float] | None = None,
 ) -> RunReport:
     """The scrubbed report of a run: the target's keys and `secrets` appear nowhere in it."""
     report = RunReport(
@@ -319,6 +327,7 @@ def build_report(
             quick=bool(options.get("quick", False)),
         ),
         strict=strict,
+        test_durations={test: round(seconds, 4) for test, seconds in (test_durations or {}).items()},
     )
     known = sorted({s for s in (*target.secrets(), *secrets) if s}, key=len, reverse=True)
     scrubbed: RunReport = _scrub(report, known)

@@ -189,7 +189,7 @@ def test_evidence_precondition_is_inconclusive_with_its_reason_never_failed(suit
     assert status == pytest.ExitCode.OK
     assert "1 inconclusive: the agent could not retrieve its PaymentMethod pm_x (404)" in output
     junit = (suite.path / "report.xml").read_text(encoding="utf-8")
-    assert 'type="inconclusive"' in junit
+    assert 'type="INCONCLUSIVE"' in junit
     assert 'name="coverage" value="0 of 1 applicable MUST verified; 1 inconclusive' in junit
     assert "0 of 1 applicable MUST verified; 1 inconclusive" in (suite.path / "r.html").read_text(encoding="utf-8")
 
@@ -265,7 +265,7 @@ def test_second(request, agent):
     report_late(request.config, "test_late.py::test_first", "SPT-ISS-005", late)
 """
     )
-    status, report, output = run(suite, "test_late.py")
+    status, report, _ = run(suite, "test_late.py")
     assert entry(report, "SPT-ISS-005")["verdict"] == "FAILED"
     assert "a second used event" in broken_messages(report, "SPT-ISS-005")
     assert report["tests"]["failed"] == 1  # test_first, judged late
