@@ -46,7 +46,7 @@ from conformance.signing import (
     sign_file,
 )
 
-__all__ = ["SUMS", "Check", "Pin", "certify", "verify", "verify_checks"]
+__all__ = ["SUMS", "Check", "Pin", "certified", "certify", "verify", "verify_checks"]
 
 SUMS = "SHA256SUMS"
 CASSETTES = "cassettes"
@@ -130,6 +130,7 @@ def certify(
         for name in [*_files(bundle), SUMS, *signed]:
             zipped.write(bundle / name, f"{bundle.name}/{name}")
     out.write(f"\nBundle: {bundle}/ and {archive} (check either with `spt-conformance verify {archive}`)\n")
+    out.write(certified(json.loads(json_report.read_text(encoding="utf-8"))) + "\n")
     return code
 
 
@@ -340,4 +341,17 @@ def verify(path: Path, *, out: TextIO, err: TextIO, key: Path | None = None, pin
         f"\nVERIFIED ({signer}): hashes, no secrets, report and manifest agree, and the replay gives the reported "
         "verdicts\n"
     )
+    with _opened(path) as root:
+        out.write(certified(_reported(root)) + "\n")
     return EXIT_OK
+
+
+def certified(report: dict[str, Any]) -> str:
+    """What a bundle certifies, in one line: its verdict, and whether it covers the whole catalogue."""
+    summary = report.get("summary", {})
+    verdict = "FAILED" if summary.get("exit_code") else "PASSED"
+    coverage = summary.get("coverage", {}).get("text", "coverage not stated")
+    scope = f"{coverage}; selection: {summary.get('selection') or 'not stated'}"
+    if summary.get("complete") is not True:
+        return f"Certifies: {verdict}, PARTIAL run: {scope}"
+    return f"Certifies: {verdict}, complete run: {scope}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,16 @@ def _spec_requirements(args: argparse.Namespace) -> int:
     rows = [r for r in catalogue if (not areas or r.area in areas) and (not levels or r.level in levels)]
     if args.format == "tsv":
         for r in rows:
-            print(f"{r.id}\t{r.level}\t{r.source}\t{','.join(sorted(r.needs))}\t{r.statement}")
+            print(f"{r.id}\t{r.level}\t{r.source}\t{','.join(sorted(r.needs))}\t{r.statement}\t{r.basis}")
         return EXIT_OK
     width = max((len(r.id) for r in rows), default=0)
     for r in rows:
         needs = f"  [needs {', '.join(sorted(r.needs))}]" if r.needs else ""
         print(f"{r.id:<{width}}  {r.level:<6}  {r.statement}{needs}")
         print(f"{'':<{width}}  {'':<6}  source: {r.source}")
-    print(f"\n{len(rows)} of {len(catalogue)} requirements")
+        print(f"{'':<{width}}  {'':<6}  basis:  {r.basis}{f': {r.evidence}' if r.evidence else ''}")
+    bases = Counter(r.basis.value for r in rows)
+    print(f"\n{len(rows)} of {len(catalogue)} requirements ({', '.join(f'{n} {b}' for b, n in sorted(bases.items()))})")
     return EXIT_OK
 
 

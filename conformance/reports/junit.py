@@ -120,6 +120,9 @@ def render_junit(report: RunReport) -> str:
             ("target", report.target.base_url),
             ("seed", "" if report.seed is None else str(report.seed)),
             ("exchanges", str(report.exchanges)),
+            ("coverage", report.coverage.describe()),
+            ("selection", report.selection.describe() if report.selection else ""),
+            ("complete", "true" if report.complete else "false"),
         ):
             ET.SubElement(properties, "property", name=name, value=_clean(value))
         for entry, seconds in zip(entries, times, strict=True):

@@ -150,8 +150,15 @@ def test_json_report_shape_and_content(tmp_path: Path) -> None:
         "WARNING": 1,
         "EXPECTED": 1,
         "INFO": 0,
+        "INCONCLUSIVE": 0,
+        "UNVERIFIED": 0,
         "SKIPPED": 1,
     }
+    assert (
+        data["summary"]["coverage"]["text"]
+        == "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock"
+    )
+    assert data["summary"]["complete"] is False  # a quick run
     assert list(data["summary"]["areas"]) == ["ISS", "USE", "CLK", "EVT"]  # catalogue order
     assert data["summary"]["areas"]["USE"]["MUST"]["FAILED"] == 1
     assert data["summary"]["areas"]["USE"]["MAY"]["EXPECTED"] == 1
@@ -295,14 +302,15 @@ def test_summary_shows_area_by_level_then_each_failure_in_four_parts() -> None:
     lines = text.splitlines()
     assert lines[0] == "SPT conformance of vendor <sandbox> at https://sandbox.example:8443/api"
     assert "6 tests (3 passed, 2 failed, 1 skipped), 17 HTTP exchanges, 12.3 s, seed 42" in lines[1]
-    assert "USE   MUST         ·      1       ·        ·    ·       ·" in lines
-    assert "total              2      1       1        1    0       1" in lines
+    assert "USE   MUST         ·      1       ·        ·    ·            ·          ·       ·" in lines
+    assert "total              2      1       1        1    0            0          0       1" in lines
     assert "FAILED  SPT-USE-005 (MUST): A payment over the headroom is refused & nothing changes." in lines
     assert "  found by suite/test_use.py::t0" in lines
     assert "  stale    SPT-ISS-002 (until 2999-01-01): now passes" in lines
-    assert (
-        lines[-1]
-        == "Result: FAILED: 1 MUST requirement(s) failed and 1 expected failure(s) now pass (stale entries) (exit 1)"
+    assert lines[-1] == (
+        "Result: FAILED: 1 requirement(s) failed and 1 expected failure(s) now pass (stale entries) (exit 1); "
+        "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock; "
+        "selection: all 6 requirements, quick profile"
     )
 
 
