@@ -38,7 +38,7 @@ from conformance.lifecycle.plan import Move, Plan, plan
 from conformance.lifecycle.spec import Lifecycle, Trigger
 from conformance.scenario import Scenario
 from conformance.spec import Operation
-from conformance.violation import STRIPE_ERROR_TYPES, Violation
+from conformance.violation import LEDGER, STRIPE_ERROR_TYPES, Violation
 
 __all__ = ["EventSource", "RunSummary", "build_machine", "call_list", "run_lifecycle"]
 
@@ -229,6 +229,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
             )
             if not found:
+                # What held: the parts of the state judged, and every invariant of the lifecycle.
+                judged = {
+                    *(parts or {}).values(),
+                    *(r for i in self.world.plan.lifecycle.invariants for r in i.requirements),
+                }
+                for requirement in judged:
+                    LEDGER.hold(requirement)
                 token.model = option.model
                 token.expected.extend(option.emitted)
                 token.readings.append(views)
@@ -344,6 +351,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         token.expected.extend((*before.emitted, *step.emitted))
         extra = [exchange.body] if isinstance(exchange.body, dict) and exchange.body.get("id") == token.id else []
         self._settle(token, step.model, hi, _parts(self.world.plan, step), extra=extra)
+        for requirement in step.requirements:  # the answer and the state it left agree with the model
+            LEDGER.hold(requirement)
 
     def advance(self, trigger: Trigger, data: st.DataObject) -> None:
         lifecycle = self.world.plan.lifecycle

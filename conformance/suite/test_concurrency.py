@@ -117,6 +117,7 @@ def test_concurrent_unequal_payments_never_pass_the_cap(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-EVT-003")
+@pytest.mark.uses("SPT-USE-006")
 def test_concurrent_consumption_deactivates_once(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=500)
     won = succeeded(race(spt, token, [100] * 10))

@@ -82,6 +82,7 @@ def test_granted_view_strangers_are_refused_and_told_nothing(spt: Scenario, othe
 
 
 @pytest.mark.requirement("SPT-SEC-005")
+@pytest.mark.uses("SPT-ISS-005")
 def test_payment_by_another_seller_is_refused_and_captures_nothing(spt: Scenario, other_seller: StripeClient) -> None:
     token = spt.issue(max_amount=1000)
     before = expect_ok(spt.issued(token.id), "SPT-ISS-005", object_type=ISSUED_OBJECT)
@@ -99,6 +100,7 @@ def test_payment_by_another_seller_is_refused_and_captures_nothing(spt: Scenario
 
 # ------------------------------------------------------------------ the issued view
 @pytest.mark.requirement("SPT-SEC-006")
+@pytest.mark.uses("SPT-ISS-005")
 def test_issued_view_only_the_issuer_retrieves_or_revokes(spt: Scenario) -> None:
     token, marker = marked_token(spt)
     before = expect_ok(spt.issued(token.id), "SPT-ISS-005", object_type=ISSUED_OBJECT)
@@ -161,6 +163,7 @@ def test_refusal_to_a_stranger_is_404_as_for_no_such_token(spt: Scenario) -> Non
 
 # ------------------------------------------------------------------ the agent's PaymentMethod
 @pytest.mark.requirement("SPT-SEC-009")
+@pytest.mark.uses("SPT-EVT-004", "SPT-USE-001")
 def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     original = str(token.issued.get("payment_method"))
@@ -203,6 +206,7 @@ def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: Ev
 
 # ------------------------------------------------------------------ the seller's own objects
 @pytest.mark.requirement("SPT-SEC-011")
+@pytest.mark.uses("SPT-USE-001", "SPT-USE-002")
 def test_seller_payment_and_clone_are_invisible_to_other_accounts(spt: Scenario, other_seller: StripeClient) -> None:
     token = spt.issue()
     intent = expect_ok(spt.pay(token.id, 300), "SPT-USE-001", object_type="payment_intent")

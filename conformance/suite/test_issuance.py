@@ -13,7 +13,7 @@ import pytest
 
 from conformance.client import Exchange
 from conformance.scenario import ISSUED, Scenario
-from conformance.violation import expect, expect_equal, expect_error, expect_ok, expect_refused
+from conformance.violation import expect, expect_decision, expect_equal, expect_error, expect_ok, expect_refused
 
 ISSUED_OBJECT = "shared_payment.issued_token"
 ABSENT = "(absent)"  # shown in a message where a field that must be present is missing
@@ -207,14 +207,29 @@ def test_issue_non_positive_max_amount_is_refused(spt: Scenario, max_amount: int
 
 
 @pytest.mark.requirement("SPT-ISS-010")
+@pytest.mark.uses("SPT-EXP-001")
 @pytest.mark.parametrize("offset", [-3600, -1, 0])
 def test_issue_expires_at_not_in_future_is_refused(spt: Scenario, offset: int) -> None:
     if offset == 0 and not spt.clock.can_travel:
         pytest.skip("an expires_at of exactly now needs the target's clock; the local estimate may be a second off")
     exchange = spt.issue_exchange(expires_at=spt.clock.now() + offset)
-    expect_no_token(
-        exchange, "SPT-ISS-010", tip="compare expires_at with the server's own now: at or before it is refused (D-24)"
+    body = exchange.body if isinstance(exchange.body, dict) else {}
+    refused = expect_decision(
+        exchange.status >= 400 and "spt_" not in exchange.response_text,
+        "SPT-ISS-010",
+        received=f"{exchange.status} {exchange.response_text[:200]}",
+        expected="a refusal that issues no token (D-24)",
+        tip="compare expires_at with the server's own now: at or before it is refused (D-24)",
+        exchanges=[exchange],
     )
+    if refused:
+        expect_no_token(exchange, "SPT-ISS-010")
+    elif exchange.status == 200 and isinstance(body.get("id"), str):
+        # The target chose to issue it: what Stripe documents still holds, the token cannot be spent.
+        paid = spt.pay(body["id"], 100)
+        spt.expect_use_refused(
+            paid, body["id"], "SPT-EXP-001", captured=0, tip="a token whose expires_at has passed is never usable"
+        )
 
 
 @pytest.mark.requirement("SPT-ISS-011")
@@ -248,6 +263,7 @@ def test_issue_shared_metadata_is_returned(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-ISS-015")
+@pytest.mark.uses("SPT-ISS-001")
 def test_issue_and_retrieve_with_risk_details_expanded_carry_insights(spt: Scenario) -> None:
     created = spt.issue_exchange(expand=["risk_details"])
     body = expect_ok(created, "SPT-ISS-001", object_type=ISSUED_OBJECT)

@@ -71,6 +71,7 @@ def test_form_body_with_nested_brackets_is_accepted(spt: Scenario, brackets: str
 
 
 @pytest.mark.requirement("SPT-WIRE-002")
+@pytest.mark.uses("SPT-USE-001")
 @pytest.mark.parametrize("style", ["indexed", "brackets"])
 def test_expand_array_is_accepted_indexed_and_bracketed(spt: Scenario, style: str) -> None:
     created = spt.agent.post(ISSUED, spt.issue_params(expand=["risk_details"]), array_style=style)
@@ -180,6 +181,7 @@ def test_preview_stripe_version_is_accepted(spt: Scenario, version: str) -> None
 
 
 @pytest.mark.requirement("SPT-WIRE-007")
+@pytest.mark.uses("SPT-EVT-010", "SPT-EVT-012", "SPT-USE-001", "SPT-USE-017")
 def test_object_ids_carry_stripe_prefixes(spt: Scenario, events: EventLog) -> None:
     token = spt.issue()
     exchange = spt.pay(token.id, 300, expand=["latest_charge", "payment_method"])
@@ -231,6 +233,7 @@ EXPANSIONS = [
 
 
 @pytest.mark.requirement("SPT-WIRE-011")
+@pytest.mark.uses("SPT-USE-001")
 @pytest.mark.parametrize(("resource", "field"), EXPANSIONS)
 def test_expand_of_each_expandable_field_is_accepted(spt: Scenario, resource: str, field: str) -> None:
     exchange = _expanded(spt, resource, field)
@@ -247,6 +250,7 @@ def test_expand_of_each_expandable_field_is_accepted(spt: Scenario, resource: st
 
 
 @pytest.mark.requirement("SPT-WIRE-011")
+@pytest.mark.uses("SPT-USE-001")
 @pytest.mark.parametrize("resource", [ISSUED_OBJECT, GRANTED_OBJECT, "payment_intent"])
 @pytest.mark.parametrize("field", ["no_such_field", "usage_limits.no_such_field"])
 def test_expand_of_an_unknown_field_is_refused(spt: Scenario, resource: str, field: str) -> None:
@@ -257,4 +261,21 @@ def test_expand_of_an_unknown_field_is_refused(spt: Scenario, resource: str, fie
         status=400,
         type="invalid_request_error",
         tip="refuse an expansion that names no expandable field",
+    )
+
+
+@pytest.mark.requirement("SPT-WIRE-012")
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS"])
+def test_request_refused_before_the_api_still_gets_a_request_id_and_a_stripe_error(spt: Scenario, method: str) -> None:
+    exchange = spt.agent.request(method, ISSUED, idempotency_key=None)
+    request_id = (exchange.header("Request-Id") or "").strip()
+    error = exchange.error
+    expect(
+        exchange.status >= 400 and bool(request_id) and error is not None and isinstance(error.get("type"), str),
+        "SPT-WIRE-012",
+        received=f"{exchange.status} {exchange.header('Content-Type') or '(no Content-Type)'}, "
+        f"Request-Id {request_id or '(none)'}: {exchange.response_text[:120]!r}",
+        expected=f"a refusal of {method} with a Request-Id header and a Stripe error body",
+        tip="route every method to the API (a catch-all answering 404 or 405 with an error object)",
+        exchanges=[exchange],
     )
