@@ -54,6 +54,7 @@ __all__ = [
     "REPORT_KEY",
     "STATE_KEY",
     "fold_outcome",
+    "report_late",
     "requirement_ids",
     "run_report",
     "run_results",
@@ -68,6 +69,7 @@ RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 EXPECTED_KEY = pytest.StashKey[tuple[ExpectedFailure, ...]]()
 REPORT_OPTIONS = ("--spt-json", "--spt-junit", "--spt-html")
+LATE_KEY = pytest.StashKey[list[Evidence]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -209,6 +211,31 @@ def run_results(config: pytest.Config) -> list[RequirementResult] | None:
     return config.stash.get(RESULTS_KEY, None)
 
 
+def report_late(config: pytest.Config, test: str, requirement: str, violation: Violation | None) -> None:
+    """Evidence for a test that has already ended (an expectation judged after the run's final
+    quiet period): it leaves with the next report this process makes."""
+    state = run_state(config)
+    if state is None:
+        return
+    if violation is None:
+        evidence = Evidence(requirement, test, Outcome.HELD)
+    else:
+        evidence = Evidence(
+            violation.requirement,
+            test,
+            Outcome.BROKEN,
+            violation.render(state.spec.catalogue),
+            tuple(e.render() for e in violation.exchanges),
+        )
+    config.stash.setdefault(LATE_KEY, []).append(evidence)
+
+
+def _late(config: pytest.Config) -> list[Evidence]:
+    late = config.stash.get(LATE_KEY, [])
+    config.stash[LATE_KEY] = []
+    return late
+
+
 def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
     ids: list[str] = []
     for mark in item.iter_markers("requirement"):
@@ -278,7 +305,7 @@ def _evidence_for(
 ) -> list[Evidence]:
     ids = requirement_ids(item)
     catalogue = state.spec.catalogue
-    evidence: list[Evidence] = []
+    evidence: list[Evidence] = _late(item.config)
     exc = call.excinfo.value if call.excinfo is not None else None
     if report.skipped:
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
@@ -412,7 +439,12 @@ class _Collector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == EVIDENCE_PROPERTY and isinstance(value, list):
-                self.evidence.extend(_from_json(item) for item in value)
+                arrived = [_from_json(item) for item in value]
+                self.evidence.extend(arrived)
+                # A broken expectation judged after its test ended fails that test too.
+                for late in arrived:
+                    if late.outcome is Outcome.BROKEN and late.test in self.outcomes and late.test != report.nodeid:
+                        self.outcomes[late.test] = "failed"
             elif name == EXCHANGES_PROPERTY and isinstance(value, int):
                 self.exchanges += value
         fold_outcome(self.outcomes, report)

@@ -34,7 +34,7 @@ from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
 from conformance.clock import Clock
 from conformance.plugin import fold_outcome
-from conformance.receiver import Delivery, Receiver
+from conformance.deliveries import Delivery, DeliveryLog
 from conformance.reports.model import shown_url
 from conformance.session import RunState
 from conformance.verdicts import RequirementResult
@@ -133,7 +133,7 @@ class Recorder:
         self.scrubber = Scrubber(state.target.secrets())
         self.router = Router(state.target.base_url, replaying=False)
         self.staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-recording-", dir=directory.parent))
-        self.receiver: Receiver | None = None
+        self.receiver: DeliveryLog | None = None
         self.entries: list[TestEntry] = []
         self.exchanges = 0
         self.deliveries = 0
@@ -155,7 +155,7 @@ class Recorder:
         if not self._finished:
             shutil.rmtree(self.staging, ignore_errors=True)
 
-    def attach_receiver(self, receiver: Receiver) -> None:
+    def attach_receiver(self, receiver: DeliveryLog) -> None:
         self.receiver = receiver
         self._cut = len(receiver.deliveries())
 

@@ -18,7 +18,8 @@ import pytest
 
 from conformance.client import Exchange, Journal, StripeClient
 from conformance.clock import Clock
-from conformance.lifecycle.machine import call_list, run_lifecycle
+from conformance.lifecycle.harness import run_lifecycle
+from conformance.lifecycle.judging import call_list
 from conformance.lifecycle.plan import plan
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
