@@ -165,6 +165,8 @@ class DeliveryLog:
             if name in self._endpoints:
                 raise ValueError(f"the endpoint {name!r} is already registered")
             self._endpoints[name] = Endpoint(name, role, secret, fail_first, delay)
+            if secret is not None:
+                self._secrets[name] = secret
         return self.url_for(name)
 
     def url_for(self, name: str) -> str:

@@ -10,10 +10,13 @@ the plugin for the test that made it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
+from conformance import waiting
 from conformance.cassettes.replay_receiver import ReplayReceiver
 from conformance.cassettes.session import CassetteSession, cassette_session
 from conformance.client import Journal, StripeClient
@@ -24,6 +27,7 @@ from conformance.event_sources import choose_mode
 from conformance.events import EventLog, EventWatch
 from conformance.expectations import Expectation
 from conformance.plugin import JOURNAL_KEY, report_late, run_state
+from conformance.progress import TIME_PROPERTY
 from conformance.receiver import Receiver
 from conformance.scenario import Scenario
 from conformance.session import RunState
@@ -154,3 +158,21 @@ def events(request: pytest.FixtureRequest, event_watch: EventWatch, journal: Jou
 def max_wait(spt_run: RunState) -> float:
     """The longest a test may wait for real time to pass or an event to arrive."""
     return spt_run.options.max_wait
+
+
+_spent_before: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """The teardown report carries where this process's time went since the previous one."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "teardown":
+        return
+    now = {**waiting.spent(), "cpu": time.process_time()}
+    split = {kind: seconds - _spent_before.get(kind, 0.0) for kind, seconds in now.items()}
+    _spent_before.update(now)
+    journal = item.stash.get(JOURNAL_KEY, None)
+    split["requests"] = sum(e.elapsed_ms for e in journal.exchanges) / 1000 if journal is not None else 0.0
+    report.user_properties.append((TIME_PROPERTY, split))
