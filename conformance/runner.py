@@ -222,6 +222,10 @@ def pytest_arguments(request: RunRequest, target_file: Path, *, reference: bool,
         "-p",
         "no:cacheprovider",
         "--strict-markers",
+        # No assertion rewriting: the suite judges through conformance.violation, and pytest would
+        # rewrite every module of every plugin's distribution (Schemathesis, Hypothesis, this one)
+        # on each run where bytecode is not written (PYTHONDONTWRITEBYTECODE, read-only installs).
+        "--assert=plain",
         "--spt-target",
         str(target_file),
         "--spt-seed",
@@ -449,7 +453,7 @@ def replay_outcome(
             )
             # No assertion rewriting: the suite judges through conformance.violation, and rewriting
             # every module of the suite's dependencies again costs more than a replay of a module.
-            args[-2:-2] = ["--spt-replay", str(request.directory), "--assert=plain"]
+            args[-2:-2] = ["--spt-replay", str(request.directory)]
             stack.enter_context(_hypothesis_storage(workdir / "hypothesis"))
             progress = Progress(out, live=live)
             catcher = _ReportCatcher()
