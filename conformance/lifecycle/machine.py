@@ -3,8 +3,12 @@
 Theory of operation. `conformance.lifecycle.plan.plan()` lists the moves the suite can drive on
 the target, from the lifecycle data alone. `build_machine()` turns the plan into a
 `RuleBasedStateMachine`; each rule sends one request, asks `conformance.lifecycle.model` what
-should have happened, and judges the answer (`conformance.lifecycle.judging`), then both views of
-the token, then the invariants.
+should have happened, and judges the answer (`conformance.lifecycle.judging`) and the token as the
+answer shows it. Both views of each token are read, and judged with the invariants, at the end of
+the example (and sooner when the model cannot otherwise tell which of two moments applies, or
+when the `observe` rule asks): reading them after every step was most of the machine's traffic.
+A wrong view is then blamed on the latest step that decided that part of the state; shrinking
+makes that step the last of the sequence.
 
 Time is shared with other tests, which may move the target's clock. The machine therefore knows
 the server's time only between two readings, and a token whose expiry falls between them may be
@@ -50,6 +54,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tokens: dict[str, Tracked] = {}
+        self.failed = False  # a step raised: the end-of-example reading would only hide it
         self.tried: Counter[str] = Counter()
         self.first_exchange = len(self.world.exchanges())
         self.now = self.world.scenario.clock.now()
@@ -84,30 +89,42 @@ class LifecycleMachine(RuleBasedStateMachine):
         lo: int,
         parts: Mapping[str, str] | None,
         extra: Sequence[Mapping[str, Any]] = (),
+        *,
+        read: bool = False,
     ) -> None:
-        """Read both views and judge them against the model at either end of [lo, the read]."""
-        views = self._read(token)
-        # Only a token that may still expire needs the time of the reading.
-        hi = self._clock() if chosen.expires_at is not None and chosen.deactivated_at is None else lo
+        """Judge the token against the model at either end of [lo, now]: the response's own view
+        of it (`extra`) at once, both views read from the server when the model cannot tell
+        which end applies, when `read` asks, and at the end of the example (`teardown`)."""
+        # Only a token that may still expire, read now, needs the time of the reading; unread, the
+        # next step's own [lo, hi] covers an expiry that falls after this one.
+        hi = self._clock() if read and chosen.expires_at is not None and chosen.deactivated_at is None else lo
         options = [oracle.elapse(self.world.plan.lifecycle, chosen, lo)]
         late = oracle.elapse(self.world.plan.lifecycle, chosen, hi)
         if late.model != options[0].model:
             options.append(late)
+        pending = {**token.unread, **(parts or {})}  # the latest step that decided each part
+        read = read or len(options) > 1
+        views = self._read(token) if read else ()
         first: list[Violation] = []
         for option in options:
             found: list[Violation] = []
             for view in (*extra, *views):
-                if parts is not None:
+                if pending:
                     found += judge.state_violations(
-                        self.world.plan.lifecycle, option.model, view, parts, slack=self.world.slack
+                        self.world.plan.lifecycle, option.model, view, pending, slack=self.world.slack
                     )
-            found += judge.invariant_violations(
-                option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
-            )
+            if views:
+                found += judge.invariant_violations(
+                    option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
+                )
             if not found:
                 token.model = option.model
                 token.expected.extend(option.emitted)
-                token.readings.append(views)
+                if views:
+                    token.readings.append(views)
+                    token.unread = {}
+                else:
+                    token.unread = pending
                 return
             first = first or found
         raise first[0]
@@ -189,7 +206,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         if send is None:
             raise oracle.ModelError(f"the machine cannot send operation {move.trigger.operation!r} ({move.name})")
         exchange = send()
-        hi = self._clock()
+        # The moment after matters when the token may expire meanwhile, or the move may stamp a
+        # deactivation; a forbidden move on a token that cannot expire changes nothing at any time.
+        expiring = model.expires_at is not None and model.deactivated_at is None
+        hi = self._clock() if expiring or move.forbidden is None else lo
         lifecycle = self.world.plan.lifecycle
         steps: list[tuple[Step, Step]] = []
         for moment in dict.fromkeys((lo, hi)):
@@ -252,9 +272,21 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not self.tokens:
             return
         token = self.tokens[data.draw(st.sampled_from(sorted(self.tokens)), label="token")]
-        self._settle(token, token.model, self.now, None)
+        self._settle(token, token.model, self.now, None, read=True)
+
+    def read_all(self) -> None:
+        """The end of an example: every token's views, judged by the steps not yet read."""
+        for token in self.tokens.values():
+            if token.unread:
+                self._settle(token, token.model, self.now, None, read=True)
 
     def teardown(self) -> None:
+        if not self.failed:
+            try:
+                self.read_all()
+            except Violation as violation:
+                self.failed = True
+                raise self._fail(violation) from None
         self.world.made.extend(self.tokens.values())
 
 
@@ -273,7 +305,11 @@ def _wrap(function: Callable[..., None], name: str) -> Callable[..., None]:
         try:
             function(self, data)
         except Violation as violation:
+            self.failed = True
             raise self._fail(violation) from None
+        except BaseException:
+            self.failed = True
+            raise
 
     run.__name__ = run.__qualname__ = name
     return run

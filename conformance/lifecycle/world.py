@@ -24,6 +24,7 @@ class Tracked:
     model: TokenModel
     declining: bool
     readings: list[judge.Views] = field(default_factory=list)
+    unread: dict[str, str] = field(default_factory=dict)  # aspect -> requirement, since the last reading
     expected: list[Emitted] = field(default_factory=list)
 
 
