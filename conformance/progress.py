@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import pytest
 
 from conformance import waiting
+from conformance.ratelimit import projection
 
 __all__ = ["TIME_PROPERTY", "Progress"]
 
@@ -45,6 +46,7 @@ class Progress:
         width: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         heartbeat: float = 5.0,
+        rate: float | None = None,
     ) -> None:
         self.stream = _beside_capture(stream)
         self.live = live
@@ -65,6 +67,7 @@ class Progress:
         self._last_line_at = 0
         self._drawn = False
         self.heartbeat = heartbeat
+        self.rate = rate  # the requests per second the run is limited to, if any
         self.split: Counter[str] = Counter()  # where the time went, by kind, summed over workers
         self._running: dict[str, float] = {}  # node id -> when it started
         self._said_at = clock()
@@ -81,6 +84,8 @@ class Progress:
         self.total = len(ids)
         self._remaining = Counter(_module(n) for n in ids)
         self._say(f"collected {self.total} tests in {len(self._remaining)} modules")
+        if self.rate:
+            self._say(projection(self.total, self.rate))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not hasattr(session.config, "workerinput") and session.items:
@@ -117,7 +122,7 @@ class Progress:
             self._outcome[nodeid] = "skipped"
         elif report.passed and report.when == "call" and previous is None:
             self._outcome[nodeid] = "passed"
-        for name, value in report.user_properties:
+        for name, value in getattr(report, "user_properties", ()):
             if name == TIME_PROPERTY and isinstance(value, dict):
                 self.split.update({str(k): float(v) for k, v in value.items()})
         # A test is done at its teardown; a crashed xdist worker reports its test as "???".

@@ -41,6 +41,7 @@ from conformance.expected import ExpectedFailuresError, load_expected_failures
 from conformance.plugin import run_report, run_results
 from conformance.preflight import TargetUnusable, preflight
 from conformance.progress import Progress
+from conformance.ratelimit import STRIPE_TEST_MODE_RATE
 from conformance.reports.model import RunReport, output_path_problem, shown_url
 from conformance.reports.text import render_summary
 from conformance.spec import Spec, SpecError, default_spec
@@ -353,7 +354,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
             out.flush()
             args = pytest_arguments(request, target_file, reference=target.embedded, workdir=workdir, seed=seed)
             stack.enter_context(_hypothesis_storage(workdir / "hypothesis"))
-            progress = Progress(out, live=live)
+            progress = Progress(out, live=live, rate=STRIPE_TEST_MODE_RATE if target.is_stripe else None)
             catcher = _ReportCatcher()
             code = pytest.main(args, plugins=[progress, catcher])
             exit_code = _conclude(int(code), progress, catcher.report, request, out)
