@@ -15,6 +15,7 @@ clocks, CPU) and whether every run passed. The rows:
 with the full profile and `--quick`. The machine may be shared: medians, and say so.
 
     python bench/bench_suite.py [--repeat 3] [--rows external,external+delay]
+    python bench/bench_suite.py --flakes 20 [--rows in-process,external]   # consecutive full runs
 
 Not a test: it prints figures for the README and the closing notes of a change.
 """
@@ -113,12 +114,38 @@ def _split(output: str) -> str:
     return found[-1] if found else ""
 
 
+def flakes(rows: list[str], runs: int) -> int:
+    """`runs` consecutive full runs per row (seeds 1..runs): how many failed, and which requirements."""
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="spt-flakes-") as tmp:
+        for row in rows:
+            failed: list[str] = []
+            for seed in range(1, runs + 1):
+                sample = one_run(row, "full", seed, Path(tmp))
+                if sample.exit_code != 0:
+                    failed.append(f"seed {seed}: exit {sample.exit_code} {' '.join(sample.failed)}")
+                print(
+                    f"{row} run {seed}/{runs}: {sample.wall_s:.1f} s, exit {sample.exit_code} {' '.join(sample.failed)}",
+                    flush=True,
+                )
+            bad += len(failed)
+            print(
+                f"{row}: {runs - len(failed)} of {runs} full runs passed" + (f"; {'; '.join(failed)}" if failed else "")
+            )
+    return 1 if bad else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per row (median reported)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument("--profiles", default="full,quick", help="full, quick or both")
+    parser.add_argument(
+        "--flakes", type=int, default=0, metavar="N", help="instead: N full runs per row, count failures"
+    )
     args = parser.parse_args()
+    if args.flakes:
+        return flakes([r for r in args.rows.split(",") if r in ("in-process", "external")], args.flakes)
     rows = [r for r in args.rows.split(",") if r]
     profiles = [p for p in args.profiles.split(",") if p]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

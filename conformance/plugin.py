@@ -109,6 +109,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the SPT requirement IDs this test proves")
+    config.addinivalue_line("markers", "smoke: always part of the --quick profile (it catches what others miss)")
     target_file = config.getoption("--spt-target", default=None)
     if not target_file:
         return
@@ -262,17 +263,24 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:
-    """The --quick profile: the first test naming each requirement, in collection order, and no
-    more, so that every requirement is still checked once. Deterministic, so every xdist worker
-    keeps the same tests."""
+    """The --quick profile: every test marked `smoke`, then, for each requirement still
+    uncovered, the most focused test naming it (fewest requirements, then collection order), so
+    that every requirement is still checked once and a broad generated test does not stand in
+    for the focused ones. Kept in collection order; deterministic, so every xdist worker keeps
+    the same tests."""
     covered: set[str] = set()
-    kept = []
-    for item in items:
-        ids = set(requirement_ids(item)) & selected
+    kept: set[int] = set()
+    for index, item in enumerate(items):
+        if item.get_closest_marker("smoke") is not None:
+            kept.add(index)
+            covered |= set(requirement_ids(item)) & selected
+    by_focus = sorted(range(len(items)), key=lambda i: (len(requirement_ids(items[i])), i))
+    for index in by_focus:
+        ids = set(requirement_ids(items[index])) & selected
         if ids - covered:
-            kept.append(item)
+            kept.add(index)
             covered |= ids
-    return kept
+    return [item for index, item in enumerate(items) if index in kept]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

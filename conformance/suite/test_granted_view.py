@@ -161,6 +161,7 @@ def test_granted_view_deactivation_after_revoke_equals_issued(spt: Scenario) -> 
 
 
 @pytest.mark.requirement("SPT-GRT-008")
+@pytest.mark.smoke
 def test_granted_view_deactivation_after_consumption_equals_issued(spt: Scenario) -> None:
     token = spt.issue(max_amount=800)
     spt.pay_ok(token.id, 800)
