@@ -64,6 +64,7 @@ def lost(results: Sequence[tuple[int, Exchange]], won: Sequence[tuple[int, Excha
 
 
 @pytest.mark.requirement("SPT-USE-006")
+@pytest.mark.smoke
 def test_concurrent_equal_payments_exactly_fill_the_cap(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     results = race(spt, token, [100] * 20)
