@@ -2,7 +2,7 @@
 
     python bench/reliability.py [--crashes 3] [--seconds 30] [--clients 16] [--examples 100]
 
-Runs, at full size, the scenarios that tests/reliability/ runs small: SIGKILL under load and a
+Runs, at full size, the scenarios that tests/reliability/ runs small (harnesses in harness/reliability/): SIGKILL under load and a
 restart on the same database (`--crashes` times; recovery times are medians); a webhook receiver
 that is down, slow, failing, or never recovering; `--clients` clients for `--seconds` seconds
 against the standalone server; the hostile-request corpus, at its size and four times bigger,
@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability.crash import CrashReport, crash_once
-from tests.reliability.fuzz import fuzz_negative
-from tests.reliability.hostile import Context, corpus, send_raw, stripe_error
-from tests.reliability.load import run_load
-from tests.reliability.outage import SCENARIOS
-from tests.reliability.standalone import Process
+from harness.reliability.crash import CrashReport, crash_once
+from harness.reliability.fuzz import fuzz_negative
+from harness.reliability.hostile import Context, corpus, send_raw, stripe_error
+from harness.reliability.load import run_load
+from harness.reliability.outage import SCENARIOS
+from harness.reliability.standalone import Process
 
 MB = 1024 * 1024
 

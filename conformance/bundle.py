@@ -27,8 +27,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from conformance.cassettes.lint import lint_directory
+from conformance.cassettes.rerun import ReplayRequest, replay_outcome
 from conformance.cassettes.session import MANIFEST, CassetteError, read_manifest
-from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReplayRequest, RunRequest, replay_outcome, run
+from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunRequest, run
 
 __all__ = ["SUMS", "Check", "certify", "verify", "verify_checks"]
 

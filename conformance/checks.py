@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.client import Exchange
+from conformance.schema_check import response_schema
 from conformance.scrub import SECRET, find_card_numbers, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
@@ -264,6 +265,6 @@ def original_payment_method_hidden(exchange: Exchange, context: CheckContext) ->
         )
 
 
-# Checks that live in their own modules register themselves when imported (at the end, so that
-# `check` and `REGISTRY` exist by then).
-from conformance import schema_check  # noqa: E402, F401
+# Checks that live in modules of their own, registered here so the registry is complete once this
+# module is imported.
+check("response_schema", "SPT-WIRE-008")(response_schema)

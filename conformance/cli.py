@@ -18,6 +18,7 @@ from typing import Any
 
 from conformance import __version__
 from conformance.catalog import Level
+from conformance.options import CERTIFY, REPLAY, RUN, add_cli_arguments, from_namespace
 from conformance.spec import SpecError, check_spec, load_spec
 
 __all__ = ["main"]
@@ -138,26 +139,7 @@ def _run_request(args: argparse.Namespace, command: str) -> Any:
     except _UsageError as exc:
         print(f"spt-conformance {command}: {exc}", file=sys.stderr)
         return None
-    return RunRequest(
-        target_file=args.target,
-        target_mapping=mapping,
-        only=tuple(args.only),
-        skip=tuple(args.skip),
-        seed=args.seed,
-        max_examples=args.max_examples,
-        quick=getattr(args, "quick", False),
-        strict=args.strict,
-        max_wait=args.max_wait,
-        events=args.events,
-        public_url=args.public_url,
-        receiver_port=args.receiver_port,
-        expected_failures=getattr(args, "expected_failures", None),
-        json=getattr(args, "json", None),
-        junit=getattr(args, "junit", None),
-        html=getattr(args, "html", None),
-        workers=getattr(args, "workers", None),
-        record=getattr(args, "record", None),
-    )
+    return RunRequest(**from_namespace(args, target_file=args.target, target_mapping=mapping))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -168,17 +150,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from conformance.runner import ReplayRequest, replay
+    from conformance.cassettes.rerun import ReplayRequest, replay
 
-    request = ReplayRequest(
-        args.directory,
-        allow_spec_drift=args.allow_spec_drift,
-        only=tuple(args.only),
-        skip=tuple(args.skip),
-        json=args.json,
-        junit=args.junit,
-        html=args.html,
-    )
+    request = ReplayRequest(args.directory, allow_spec_drift=args.allow_spec_drift, **from_namespace(args))
     return replay(request)
 
 
@@ -224,25 +198,6 @@ def _serve(args: argparse.Namespace) -> int:
     return code
 
 
-def _workers(value: str) -> str:
-    if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
-        return value
-    raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers or 'auto'")
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def parse(value: str) -> int | float:
-        try:
-            number = kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-        if number <= 0:
-            raise argparse.ArgumentTypeError(f"{value} must be greater than zero")
-        return number
-
-    return parse
-
-
 def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -> None:
     from conformance.target import DECLARED_CAPABILITIES
 
@@ -278,52 +233,9 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
     )
     where.add_argument("--stripe-version", metavar="V", help="sent as Stripe-Version [$SPT_STRIPE_VERSION]")
 
-    choose = run.add_argument_group("selection and speed")
-    choose.add_argument(
-        "--only", action="append", default=[], metavar="GLOB|AREA", help="only these requirements (repeatable)"
-    )
-    choose.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out (repeatable)")
-    choose.add_argument("--seed", type=int, metavar="N", help="seed of the generated tests (default: random, printed)")
-    choose.add_argument("--max-examples", type=_positive(int), metavar="N", help="examples per generated test")
-    if not certify:
-        choose.add_argument(
-            "--quick",
-            action="store_true",
-            help="smoke profile for pre-commit: one test per requirement, tiny generated tests, short waits",
-        )
-        choose.add_argument(
-            "-n", "--workers", type=_workers, metavar="N|auto", help="run on N processes (pytest-xdist)"
-        )
-
-    behave = run.add_argument_group("judgement and time")
-    behave.add_argument("--strict", action="store_true", help="fail decision requirements too, instead of INFO")
-    behave.add_argument(
-        "--max-wait", type=_positive(float), metavar="S", help="longest wait for time or events (30; 5 with --quick)"
-    )
-    behave.add_argument("--events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
-    behave.add_argument("--public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
-    behave.add_argument(
-        "--receiver-port",
-        type=int,
-        metavar="PORT",
-        help="listen for webhooks on this loopback port (what a tunnel forwards to); default: a free one",
-    )
-
     if certify:
         run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
-        return
-    reports = run.add_argument_group("reports")
-    reports.add_argument("--expected-failures", type=Path, metavar="FILE", help="YAML list of {id, reason, expires}")
-    _add_report_arguments(reports)
-    reports.add_argument(
-        "--record", type=Path, metavar="DIR", help="record every exchange, scrubbed, as cassettes (see cassettes/)"
-    )
-
-
-def _add_report_arguments(reports: Any) -> None:
-    reports.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report")
-    reports.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one testcase per requirement")
-    reports.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
+    add_cli_arguments(run, CERTIFY if certify else RUN)
 
 
 def _add_recording_commands(commands: Any) -> None:
@@ -338,9 +250,7 @@ def _add_recording_commands(commands: Any) -> None:
     replay.add_argument(
         "--allow-spec-drift", action="store_true", help="replay a recording made against another spec version"
     )
-    replay.add_argument("--only", action="append", default=[], metavar="GLOB|AREA", help="replay only these")
-    replay.add_argument("--skip", action="append", default=[], metavar="GLOB|AREA", help="leave these out")
-    _add_report_arguments(replay.add_argument_group("reports"))
+    add_cli_arguments(replay, REPLAY)
     replay.set_defaults(handler=_replay)
 
     cassettes = commands.add_parser("cassettes", help="check recordings")

@@ -54,7 +54,7 @@ class EventWatch:
         self.reason = reason
         self.timeline = timeline
         self.endpoints = endpoints
-        self.max_wait = run.options.max_wait
+        self.max_wait = run.options.wait_limit
         embedded = run.target.embedded
         self.quiet = (0.2 if mode == "push" else 0.5) if embedded else (3.0 if mode == "push" else 5.0)
         if run.options.quick:

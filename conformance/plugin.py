@@ -24,10 +24,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import sys
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +40,19 @@ from conformance.expected import (
     apply_expected_failures,
     load_expected_failures,
 )
-from conformance.reports.model import RunCounts, RunReport, build_report, output_path_problem, write_json
+from conformance.options import RunOptions, add_pytest_options, from_pytest, problems, recorded
+from conformance.reports.model import RunCounts, RunReport, build_report, write_json
 from conformance.scrub import scrub_text
-from conformance.session import RunOptions, RunState
+from conformance.session import RunState
 from conformance.spec import SpecError, default_spec
 from conformance.target import TargetError, load_target
-from conformance.verdicts import Evidence, Outcome, RequirementResult, decide
+from conformance.verdicts import Evidence, Outcome, RequirementResult, decide, fold_outcome
 from conformance.violation import Violation, ViolationGroup
 
 __all__ = [
     "JOURNAL_KEY",
     "REPORT_KEY",
     "STATE_KEY",
-    "fold_outcome",
     "report_late",
     "requirement_ids",
     "run_report",
@@ -68,7 +67,6 @@ EXCHANGES_PROPERTY = "spt_exchanges"  # the number of HTTP exchanges of one test
 RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 EXPECTED_KEY = pytest.StashKey[tuple[ExpectedFailure, ...]]()
-REPORT_OPTIONS = ("--spt-json", "--spt-junit", "--spt-html")
 LATE_KEY = pytest.StashKey[list[Evidence]]()
 
 
@@ -76,35 +74,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spt-conformance", "SPT conformance suite")
     group.addoption("--spt-target", metavar="FILE", help="target file of the server to certify")
     group.addoption("--spt-reference", action="store_true", help=argparse.SUPPRESS)
-    group.addoption("--spt-strict", action="store_true", help="fail decision requirements too, not only report them")
-    group.addoption(
-        "--spt-only", action="append", default=[], metavar="GLOB", help="only these requirements (ID glob or area)"
-    )
-    group.addoption("--spt-skip", action="append", default=[], metavar="GLOB", help="leave out these requirements")
-    group.addoption(
-        "--spt-max-wait", type=float, default=30.0, metavar="SECONDS", help="longest wait for time or events"
-    )
-    group.addoption("--spt-events", choices=["auto", "push", "pull"], default="auto", help="how events are observed")
-    group.addoption("--spt-public-url", metavar="URL", help="URL at which the target reaches the webhook receiver")
-    group.addoption("--spt-receiver-port", type=int, metavar="PORT", help="loopback port of the webhook receiver")
-    group.addoption("--spt-seed", type=int, metavar="N", help="seed for generated tests")
-    group.addoption("--spt-max-examples", type=int, metavar="N", help="examples per generated test")
-    group.addoption(
-        "--spt-quick",
-        action="store_true",
-        help="a smoke profile: one test per requirement, few examples, short waits",
-    )
-    group.addoption("--spt-results", metavar="FILE", help=argparse.SUPPRESS)
-    group.addoption("--spt-json", metavar="FILE", help="write the per-requirement report as JSON")
-    group.addoption("--spt-junit", metavar="FILE", help="write JUnit XML, one testcase per requirement")
-    group.addoption("--spt-html", metavar="FILE", help="write a self-contained HTML report")
-    group.addoption(
-        "--spt-expected-failures",
-        metavar="FILE",
-        help="YAML list of {id, reason, expires} for requirements known to fail",
-    )
-    group.addoption("--spt-record", metavar="DIR", help="record every exchange of the run as cassettes in DIR")
     group.addoption("--spt-replay", metavar="DIR", help=argparse.SUPPRESS)  # spt-conformance replay
+    add_pytest_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,30 +91,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("--spt-reference"):
         target = type(target)(**{**target.__dict__, "embedded": True})
-    options = RunOptions(
-        strict=config.getoption("--spt-strict"),
-        only=tuple(config.getoption("--spt-only")),
-        skip=tuple(config.getoption("--spt-skip")),
-        max_wait=config.getoption("--spt-max-wait"),
-        events=config.getoption("--spt-events"),
-        public_url=config.getoption("--spt-public-url"),
-        receiver_port=config.getoption("--spt-receiver-port"),
-        seed=config.getoption("--spt-seed"),
-        max_examples=config.getoption("--spt-max-examples"),
-        quick=config.getoption("--spt-quick"),
-        record=Path(config.getoption("--spt-record")) if config.getoption("--spt-record") else None,
-    )
-    unknown = [p for p in (*options.only, *options.skip) if not spec.catalogue.matching(p)]
-    if unknown:
-        raise pytest.UsageError(f"--spt-only/--spt-skip: {', '.join(unknown)} matches no requirement ID or area")
-    for option in REPORT_OPTIONS:
-        problem = output_path_problem(option, config.getoption(option))
-        if problem:
-            raise pytest.UsageError(problem)
-    expected_file = config.getoption("--spt-expected-failures")
-    if expected_file:
+    options = from_pytest(config)
+    found = problems(options, spec.catalogue, prefix="--spt-")
+    if found:
+        raise pytest.UsageError(found[0])
+    if options.expected_failures is not None:
         try:
-            config.stash[EXPECTED_KEY] = load_expected_failures(Path(expected_file), spec.catalogue)
+            config.stash[EXPECTED_KEY] = load_expected_failures(options.expected_failures, spec.catalogue)
         except ExpectedFailuresError as exc:
             raise pytest.UsageError(str(exc)) from None
     state = RunState(spec, target, options)
@@ -416,18 +370,6 @@ def _from_json(data: dict[str, Any]) -> Evidence:
     )
 
 
-def fold_outcome(outcomes: dict[str, str], report: pytest.TestReport) -> None:
-    """Fold one phase's report into the test's outcome: any failing phase (setup, call or
-    teardown) makes it failed; otherwise the first skip or the passing call decides."""
-    previous = outcomes.get(report.nodeid)
-    if report.failed:
-        outcomes[report.nodeid] = "failed"
-    elif report.skipped and previous is None:
-        outcomes[report.nodeid] = "skipped"
-    elif report.when == "call" and report.passed and previous is None:
-        outcomes[report.nodeid] = "passed"
-
-
 class _Collector:
     """Gathers evidence as reports arrive (on the xdist controller, or in a plain session) and
     decides the verdicts when the session ends."""
@@ -493,11 +435,8 @@ class _Collector:
         config.stash[REPORT_KEY] = report
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return  # interrupted or unusable: no report file would tell the truth
-        results_file = config.getoption("--spt-results", default=None)
         try:
-            if results_file:
-                _write_results(Path(results_file), results)
-            _write_reports(config, report)
+            _write_reports(state.options, report)
         except OSError as exc:
             print(f"spt-conformance: cannot write a report: {exc}", file=sys.stderr)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -515,43 +454,21 @@ class _Collector:
 
 
 def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:
-    options = {
-        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-        for k, v in dataclasses.asdict(state.options).items()
-    }
-    options["workers"] = getattr(config.option, "numprocesses", None) or 0
-    return options
+    return {**recorded(state.options), "workers": getattr(config.option, "numprocesses", None) or 0}
 
 
-def _write_reports(config: pytest.Config, report: RunReport) -> None:
+def _write_reports(options: RunOptions, report: RunReport) -> None:
     from conformance.reports.html import write_html
     from conformance.reports.junit import write_junit
 
-    writers: dict[str, Callable[[RunReport, Path], None]] = {
-        "--spt-json": write_json,
-        "--spt-junit": write_junit,
-        "--spt-html": write_html,
+    writers: dict[Path | None, Callable[[RunReport, Path], None]] = {
+        options.json: write_json,
+        options.junit: write_junit,
+        options.html: write_html,
     }
-    for option, write in writers.items():
-        path = config.getoption(option)
-        if path:
-            write(report, Path(path))
-
-
-def _write_results(path: Path, results: Iterable[RequirementResult]) -> None:
-    data = [
-        {
-            "id": r.requirement.id,
-            "level": r.requirement.level.value,
-            "verdict": r.verdict.value,
-            "note": r.note,
-            "evidence": [
-                _to_json(e) for e in r.evidence if e.outcome is not Outcome.HELD or not e.test.startswith("check:")
-            ],
-        }
-        for r in results
-    ]
-    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    for path, write in writers.items():
+        if path is not None:
+            write(report, path)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

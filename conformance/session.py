@@ -8,34 +8,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
 from conformance.checks import CheckContext, run_checks
 from conformance.client import Exchange, Journal, StripeClient
+from conformance.options import RunOptions
 from conformance.ratelimit import STRIPE_TEST_MODE_RATE, RateLimiter
 from conformance.spec import Spec
 from conformance.target import Account, Target
 from conformance.violation import Violation
 
-__all__ = ["RunOptions", "RunState"]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    strict: bool = False
-    only: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    max_wait: float = 30.0  # seconds a test may wait for real time to pass or an event to arrive
-    events: str = "auto"  # push (webhook endpoints), pull (/v1/events) or auto
-    public_url: str | None = None  # how the target reaches the webhook receiver, if not loopback
-    receiver_port: int | None = None  # where the receiver listens (a tunnel's destination); free if None
-    seed: int | None = None
-    max_examples: int | None = None
-    quick: bool = False
-    record: Path | None = None
-    timeout: float = 30.0  # per request
+__all__ = ["RunState"]
 
 
 @dataclass

@@ -49,10 +49,6 @@ class Spec:
     decisions: frozenset[str]
     digest: str  # sha256 over every file of spec/, for manifests and replays
 
-    @property
-    def openapi_path(self) -> Path:
-        return self.directory / "openapi.yaml"
-
 
 def _spec_files(directory: Path) -> Iterator[Path]:
     yield from sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

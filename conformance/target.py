@@ -148,7 +148,7 @@ def _account(data: Any, role: str, source: str) -> Account:
 def target_from_mapping(
     data: Any, source: str = "target", environ: Mapping[str, str] | None = None, *, embedded: bool = False
 ) -> Target:
-    """Build a Target from the target-file mapping of design.md."""
+    """Build a Target from the mapping of a target file (docs/target-file.md)."""
     environ = os.environ if environ is None else environ
     if not isinstance(data, dict):
         raise TargetError(f"{source} must be a YAML mapping (see the target file format in the README)")

@@ -20,10 +20,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from conformance.catalog import Catalogue, Level, Requirement
 
-__all__ = ["VERDICT_ORDER", "Evidence", "Outcome", "RequirementResult", "Verdict", "decide"]
+__all__ = ["VERDICT_ORDER", "Evidence", "Outcome", "RequirementResult", "Verdict", "decide", "fold_outcome"]
 
 
 class Outcome(enum.StrEnum):
@@ -132,3 +133,30 @@ def _soften(requirement: Requirement, *, reference_target: bool, strict: bool) -
     if requirement.level is Level.MAY:
         return Verdict.INFO, "optional behaviour (MAY) not offered"
     return Verdict.FAILED, ""
+
+
+class PhaseReport(Protocol):
+    """What `fold_outcome` reads of a pytest `TestReport` (this module imports no pytest)."""
+
+    @property
+    def nodeid(self) -> str: ...
+    @property
+    def when(self) -> str: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def skipped(self) -> bool: ...
+
+
+def fold_outcome(outcomes: dict[str, str], report: PhaseReport) -> None:
+    """Fold one phase's report into the test's outcome: any failing phase (setup, call or
+    teardown) makes it failed; otherwise the first skip or the passing call decides."""
+    previous = outcomes.get(report.nodeid)
+    if report.failed:
+        outcomes[report.nodeid] = "failed"
+    elif report.skipped and previous is None:
+        outcomes[report.nodeid] = "skipped"
+    elif report.when == "call" and report.passed and previous is None:
+        outcomes[report.nodeid] = "passed"

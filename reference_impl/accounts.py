@@ -161,7 +161,7 @@ def target_roles(accounts: Sequence[Account]) -> dict[str, Account]:
 
 
 def target_mapping(name: str, base_url: str, accounts: Sequence[Account], stripe_version: str) -> dict[str, Any]:
-    """A target file (design.md's format) for the suite to certify this server with."""
+    """A target file (docs/target-file.md) for the suite to certify this server with."""
     roles = target_roles(accounts)
     agent = roles["agent"]
     target: dict[str, Any] = {

@@ -12,12 +12,12 @@ import base64
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
@@ -25,10 +25,12 @@ from reference_impl.accounts import AccountSpec
 from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
+from reference_impl.headers import idempotency_key, legal_headers, stripe_version
 from reference_impl.ids import new_id
 from reference_impl.runtime import Runtime
 from reference_impl.service import Service
 from reference_impl.tuning import Tuning
+from reference_impl.variant_http import HttpVariants
 
 __all__ = ["MAX_BODY", "app_for", "create_app"]
 
@@ -42,8 +44,34 @@ class _Unrecognized(DomainError):
     status = 404
 
 
-def _error(err: DomainError, headers: dict[str, str]) -> Response:
-    return Response(dumps(err.to_body()), err.status, headers, media_type="application/json")
+@dataclass(frozen=True)
+class _Answer:
+    """A JSON response, written as two ASGI messages (a Starlette Response costs more per request
+    than everything else the adapter does)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    async def send(self, send: Send) -> None:
+        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+        raw += [(name.lower().encode(), value.encode("latin-1")) for name, value in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _json(body: bytes, status: int, headers: dict[str, str]) -> _Answer:
+    return _Answer(status, body, legal_headers(headers))
+
+
+def _error(err: DomainError, headers: dict[str, str]) -> _Answer:
+    # A refusal may name what it refused (a parameter's name, a path): never a card number (D-37).
+    body = err.to_body()
+    error = body["error"]
+    for field in ("message", "param"):
+        if isinstance(error.get(field), str):
+            error[field] = cards.redact(error[field])
+    return _json(dumps(body), err.status, headers)
 
 
 def _credential(header: str | None) -> str | None:
@@ -63,19 +91,21 @@ def _credential(header: str | None) -> str | None:
 
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
+    if not declared and "transfer-encoding" not in request.headers:
+        return b""  # no body follows the head (every GET, most revokes): nothing to wait for
     chunks, size = [], 0
     try:
-        async for chunk in request.stream():
+        async for chunk in request.stream():  # a body that stalls is cut off by the protocol (D-40)
             size += len(chunk)
             if size > MAX_BODY:
                 raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
             chunks.append(chunk)
     except ClientDisconnect:
-        # The body stopped short of its Content-Length (the client closed, or sent bytes the
-        # HTTP layer refused): a malformed request, not a server error. Rarely anyone is left to
-        # read the answer, but nothing may be logged as a crash.
+        # The body stopped short of its Content-Length (the client closed, sent bytes the HTTP
+        # layer refused, or stalled past the body timeout): a malformed request, not a server
+        # error. Rarely anyone is left to read the answer, but nothing may be logged as a crash.
         raise ValidationError("Invalid request: the body ended before its declared length.") from None
     return b"".join(chunks)
 
@@ -97,18 +127,21 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, request: Request) -> Response:
-    version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
-    headers = {"Request-Id": new_id("req", 14), "Stripe-Version": version[:200]}
+async def _handle(service: Service, request: Request) -> _Answer:
+    headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
+        version = stripe_version(request.headers.get("stripe-version"))
+        headers["Stripe-Version"] = version
+        if request.scope.get("http_version") == "1.1" and "host" not in request.headers:
+            # h11 refuses this itself; httptools does not, and HTTP/1.1 requires a Host (RFC 9112).
+            raise ValidationError("Invalid request: an HTTP/1.1 request must carry a Host header.")
         path = request.scope["path"]
         matched = operations.match(request.method, path)
-        if matched is None and "unknown_path_framework_404" in service.env.faults:
-            return Response(dumps({"detail": "Not Found"}), 404, headers, media_type="application/json")
+        if matched is None and service.env.behaviour.unknown_path_framework_404:
+            return _json(dumps({"detail": "Not Found"}), 404, headers)
         if matched is None:
-            shown = "(a path containing a card number)" if cards.contains_card_number(path) else path
             raise _Unrecognized(
-                f"Unrecognized request URL ({request.method}: {shown}). Please see https://stripe.com/docs "
+                f"Unrecognized request URL ({request.method}: {path}). Please see https://stripe.com/docs "
                 "or we can help at https://support.stripe.com/."
             )
         operation, path_id = matched
@@ -116,16 +149,16 @@ async def _handle(service: Service, request: Request) -> Response:
         account = service.authenticate(_credential(request.headers.get("authorization")))
         if "stripe-account" in request.headers:
             raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
-        key = request.headers.get("idempotency-key") if operation.method == "POST" else None
+        key = idempotency_key(request.headers.get("idempotency-key")) if operation.method == "POST" else None
         try:
             params = _decode(request, body)
         except ValidationError:
-            if "malformed_form_is_a_server_error" in service.env.faults:
+            if service.env.behaviour.malformed_form_crashes:
                 raise RuntimeError("the form could not be decoded") from None
             raise
         # Requests run one at a time on the event loop; the `cap_race` fault runs them on threads,
         # so that its capture, made after a pause in a second transaction, races other payments.
-        execute = run_in_threadpool if "cap_race" in service.env.faults else _inline
+        execute = run_in_threadpool if service.env.behaviour.capture_in_second_transaction else _inline
         outcome = await execute(
             service.execute,
             operation,
@@ -137,16 +170,16 @@ async def _handle(service: Service, request: Request) -> Response:
             api_version=version,
         )
         if key is not None:
-            headers["Idempotency-Key"] = key[:255]
-        if outcome.replayed:
+            headers["Idempotency-Key"] = key
+        if outcome.replayed and service.env.behaviour.replayed_header:
             headers["Idempotent-Replayed"] = "true"
-        return Response(outcome.body, outcome.status, headers, media_type="application/json")
+        return _json(outcome.body, outcome.status, headers)
     except DomainError as err:
         return _error(err, headers)
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.scope.get("path"))
+        log.exception("unexpected error serving %s %s", request.method, cards.redact(request.scope.get("path", "")))
         crash = {"error": {"type": "api_error", "message": "An unexpected error occurred on the reference server."}}
-        return Response(dumps(crash), 500, headers, media_type="application/json")
+        return _json(dumps(crash), 500, headers)
 
 
 class _Dispatch:
@@ -156,8 +189,8 @@ class _Dispatch:
         self._service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _handle(self._service(), Request(scope, receive))
-        await response(scope, receive, send)
+        answer = await _handle(self._service(), Request(scope, receive))
+        await answer.send(send)
 
 
 def app_for(runtime: Runtime) -> Starlette:
@@ -186,11 +219,18 @@ def create_app(
     db: str = ":memory:",
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
     time_source: Callable[[], float] | None = None,
     **tuning: Any,
 ) -> Starlette:
     """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
     account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
-    faults.py; tests only), `tuning` the knobs of tuning.Tuning."""
-    runtime = Runtime(db, accounts=accounts, faults=faults, tuning=Tuning(**tuning), time_source=time_source)
-    return app_for(runtime)
+    faults.py; tests only), `variants` legal differences (variants.py; tests only), `tuning` the
+    knobs of tuning.Tuning."""
+    runtime = Runtime(
+        db, accounts=accounts, faults=faults, variants=variants, tuning=Tuning(**tuning), time_source=time_source
+    )
+    app = app_for(runtime)
+    if runtime.service.env.behaviour.http:
+        app.add_middleware(HttpVariants, names=runtime.service.env.behaviour.http)
+    return app

@@ -13,7 +13,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["SHORTCUTS", "RiskInsight", "TestCard", "contains_card_number", "find_card_number", "risk_details"]
+__all__ = [
+    "REDACTED",
+    "SHORTCUTS",
+    "RiskInsight",
+    "TestCard",
+    "contains_card_number",
+    "find_card_number",
+    "redact",
+    "risk_details",
+]
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,50 @@ def risk_details(card_kind: str) -> dict[str, Any]:
     }
 
 
-# A run of 13+ digits, or digits written in groups the way card numbers are printed
-# ("4242 4242 4242 4242", "3782-822463-10005").
-_DIGIT_RUN = re.compile(r"\d{13,}|\d{3,6}(?:[ -]\d{3,6}){2,5}")
+# A card number as people write it (D-37): 13-19 digits standing alone, or printed in the groups
+# card networks use (4-4-4-4, 4-4-4-4-3, 4-4-4-1, Amex 4-6-5, Diners 4-6-4), separated by one
+# space or dash, with a card network's prefix and length (`_NETWORKS`) and passing Luhn.
+# "Standing alone" means no letter or digit on either side: digits inside a UUID, a hex id or a
+# longer number are not a card number, so honest identifiers are not refused
+# (bench/card_detector.py measures both rates).
+_CARD = re.compile(
+    r"(?<![0-9A-Za-z])"
+    r"(?:[2-6][0-9]{12,18}"
+    r"|[2-6][0-9]{3}(?:[ -][0-9]{4}){3}[ -][0-9]{1,3}"  # longest grouping first: the first that fits wins
+    r"|[2-6][0-9]{3}(?:[ -][0-9]{4}){2}[ -][0-9]{1,4}"
+    r"|[2-6][0-9]{3}[ -][0-9]{6}[ -][0-9]{4,5})"
+    r"(?![0-9A-Za-z])",
+    re.ASCII,
+)
+REDACTED: Final = "(card number removed)"
+
+_ANY = range(13, 20)
+# (lowest prefix, highest prefix, lengths) of the card networks' number ranges.
+_NETWORKS: Final = (
+    ("4", "4", (13, 16, 19)),  # Visa
+    ("51", "55", (16,)),  # Mastercard
+    ("2221", "2720", (16,)),  # Mastercard 2-series
+    ("34", "34", (15,)),  # American Express
+    ("37", "37", (15,)),
+    ("6011", "6011", _ANY),  # Discover
+    ("644", "649", _ANY),
+    ("65", "65", _ANY),  # Discover, BC card, RuPay
+    ("300", "305", _ANY),  # Diners Club
+    ("36", "36", _ANY),
+    ("38", "39", _ANY),
+    ("3528", "3589", _ANY),  # JCB
+    ("62", "62", _ANY),  # UnionPay
+    ("2200", "2204", _ANY),  # Mir
+    ("50", "50", _ANY),  # Maestro
+    ("56", "58", _ANY),
+    ("60", "60", _ANY),  # RuPay, Maestro
+    ("63", "63", _ANY),
+    ("67", "67", _ANY),
+)
+
+
+def _network_number(digits: str) -> bool:
+    return any(low <= digits[: len(low)] <= high and len(digits) in lengths for low, high, lengths in _NETWORKS)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -101,37 +151,34 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def contains_card_number(text: str) -> bool:
-    """True if `text` holds a run of 13 to 19 digits that passes Luhn (D-36).
+def _card_spans(text: str) -> Iterator[tuple[int, int]]:
+    for match in _CARD.finditer(text):
+        digits = match.group().replace(" ", "").replace("-", "")
+        if _network_number(digits) and _luhn_ok(digits):
+            yield match.span()
 
-    A run of 13-19 digits is tested whole, so a 16-digit order number is refused only when it
-    happens to pass Luhn. A longer run might hide a card number glued to other digits, so every
-    13-19 digit window of it is tested.
-    """
-    for match in _DIGIT_RUN.finditer(text):
-        run = match.group().replace(" ", "").replace("-", "")
-        if len(run) < 13:
-            continue
-        if len(run) <= 19:
-            if _luhn_ok(run):
-                return True
-            continue
-        if len(run) > 40:
-            # Among a run this long some window passes Luhn almost surely; deciding without the
-            # scan keeps a megabyte of digits from costing seconds.
-            return True
-        for size in range(13, 20):
-            for begin in range(len(run) - size + 1):
-                if _luhn_ok(run[begin : begin + size]):
-                    return True
-    return False
+
+def contains_card_number(text: str) -> bool:
+    """True if `text` holds a card number written as people write one (D-37)."""
+    return next(_card_spans(text), None) is not None
+
+
+def redact(text: str) -> str:
+    """`text` with every card number in it replaced, so that it can be shown or logged."""
+    spans = list(_card_spans(text))
+    for begin, end in reversed(spans):
+        text = text[:begin] + REDACTED + text[end:]
+    return text
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(bracket name, text) for every key and every string value; a key is yielded as its own
+    text, with the name of its parent, so a card number used as a name is found too."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, Mapping):
         for key, child in value.items():
+            yield path, key
             yield from _walk(child, f"{path}[{key}]" if path else str(key))
     elif isinstance(value, list):
         for index, child in enumerate(value):
@@ -139,9 +186,10 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def find_card_number(params: Mapping[str, Any]) -> str | None:
-    """The bracket name of the first parameter whose value holds a Luhn-valid run of 13 to 19
-    digits (D-36), or None. The value itself is never returned, so it cannot be echoed."""
+    """The bracket name of the first parameter whose name or value holds a card number (D-37),
+    with any card number in the name itself removed, or None. The value is never returned, so
+    it cannot be echoed."""
     for path, text in _walk(params, ""):
         if len(text) >= 13 and contains_card_number(text):
-            return path
+            return redact(path) or "(a parameter name)"
     return None

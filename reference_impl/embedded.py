@@ -9,7 +9,6 @@ database; no thread is left behind.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Mapping
@@ -18,12 +17,11 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from reference_impl.accounts import AccountSpec, target_mapping, target_roles
 from reference_impl.app import create_app
-from reference_impl.context import DEFAULT_API_VERSION, dumps
-from reference_impl.ids import new_id
+from reference_impl.context import DEFAULT_API_VERSION
+from reference_impl.protocol import MAX_HEAD, protocol_for
 from reference_impl.runtime import Runtime
 
 __all__ = ["AccountInfo", "RunningServer", "start"]
@@ -38,39 +36,19 @@ class AccountInfo:
     target_role: str | None  # "agent", "seller" or "other_seller" in target(); None otherwise
 
 
-_UNPARSEABLE = dumps(
-    {"error": {"type": "invalid_request_error", "message": "Invalid request: the HTTP request could not be parsed."}}
-)
-
-
-def _send_400_response(protocol: Any, msg: str) -> None:
-    """A request the HTTP parser refuses before the app sees it (a bare CR or a NUL in a header,
-    invalid UTF-8 in the request line, headers too large) gets a Stripe error like every other
-    refusal (D-34), where uvicorn would answer text/plain. Written raw and the connection closed,
-    as uvicorn does: the parser's state is past saving."""
-    head = [b"HTTP/1.1 400 Bad Request"]
-    head += [name + b": " + value for name, value in protocol.server_state.default_headers]
-    head += [
-        b"content-type: application/json",
-        b"content-length: " + str(len(_UNPARSEABLE)).encode(),
-        b"request-id: " + new_id("req", 14).encode(),
-        b"stripe-version: " + DEFAULT_API_VERSION.encode(),
-        b"connection: close",
-    ]
-    protocol.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + _UNPARSEABLE)
-    protocol.transport.close()
-
-
-# uvicorn's own HTTP/1.1 protocol (httptools when installed, else h11), but for that one answer.
-HTTP_PROTOCOL: type[asyncio.Protocol] = type(
-    "StripeErrorHTTPProtocol", (AutoHTTPProtocol,), {"send_400_response": _send_400_response}
-)
-
-
 def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
     # log_config=None: never reconfigure the host process's logging; no websockets, no access log.
+    runtime: Runtime = app.state.runtime
     return uvicorn.Config(
-        app, http=HTTP_PROTOCOL, log_config=None, access_log=False, ws="none", lifespan="on", **options
+        app,
+        http=protocol_for(runtime.tuning),
+        h11_max_incomplete_event_size=MAX_HEAD,
+        proxy_headers=False,  # nothing reads the client's address: no X-Forwarded-* to trust
+        log_config=None,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        **options,
     )
 
 
@@ -103,7 +81,7 @@ class RunningServer:
         }
 
     def target(self) -> dict[str, Any]:
-        """The target-file mapping (design.md) that certifies this server."""
+        """The target-file mapping (docs/target-file.md) that certifies this server."""
         return target_mapping(
             "reference-server (embedded)", self.base_url, self.runtime.service.accounts.all, DEFAULT_API_VERSION
         )
@@ -130,10 +108,11 @@ def start(
     port: int = 0,
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> RunningServer:
     """Serve a reference server on `host:port` (0: a free port) from a background thread."""
-    app = create_app(db=db, accounts=accounts, faults=faults, **tuning)
+    app = create_app(db=db, accounts=accounts, faults=faults, variants=variants, **tuning)
     runtime: Runtime = app.state.runtime
     try:
         sock = bind(host, port)

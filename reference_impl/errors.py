@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ValidationError",
+    "not_found",
 ]
 
 _DOC = "https://docs.stripe.com/error-codes"
@@ -70,6 +71,14 @@ class NotFound(DomainError):
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message, code="resource_missing", param=param)
+
+
+def not_found(message: str, param: str | None, status: int = 404) -> DomainError:
+    """`resource_missing` answered with `status`: Stripe says 404 for an id in the path and 400
+    for one named in a parameter; which one a server uses for which is a variant."""
+    if status == 404:
+        return NotFound(message, param=param)
+    return InvalidRequest(message, code="resource_missing", param=param)
 
 
 class AuthenticationFailed(DomainError):

@@ -8,6 +8,7 @@ this table and nothing else.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class Operation:
     params: Obj = field(default_factory=Obj)
     expandable: frozenset[str] = frozenset()
 
-    @property
+    @functools.cached_property
     def path_param(self) -> str | None:
         found = re.search(r"\{(\w+)\}", self.path)
         return found.group(1) if found else None

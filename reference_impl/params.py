@@ -20,7 +20,7 @@ from reference_impl.errors import ValidationError
 __all__ = ["ABSENT", "Array", "Bool", "Enum", "Int", "Map", "Obj", "Spec", "Str", "validate"]
 
 ABSENT: Any = object()
-_INTEGER = re.compile(r"^-?\d{1,18}$")
+_INTEGER = re.compile(r"-?[0-9]{1,18}", re.ASCII)  # ASCII digits: int() would also read "１０００"
 
 
 def _join(parent: str, key: str) -> str:
@@ -61,7 +61,7 @@ class Int(Spec):
     maximum: int | None = None
 
     def check(self, value: Any, param: str) -> Any:
-        if not isinstance(value, str) or _INTEGER.match(value) is None:
+        if not isinstance(value, str) or _INTEGER.fullmatch(value) is None:
             raise ValidationError(f"Invalid integer: {_short(value)}", param=param)
         number = int(value)
         if self.minimum is not None and number < self.minimum:

@@ -30,7 +30,15 @@ __all__ = ["add_arguments", "default_db", "main", "run"]
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 2, 3
 _KNOBS = {
     name: getattr(Tuning(), name)
-    for name in ("sweep_interval", "webhook_timeout", "webhook_backoff", "webhook_backoff_cap")
+    for name in (
+        "sweep_interval",
+        "webhook_timeout",
+        "webhook_backoff",
+        "webhook_backoff_cap",
+        "head_timeout",
+        "body_timeout",
+        "linger",
+    )
 }
 
 
@@ -51,6 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         tuning.add_argument(
             "--" + knob.replace("_", "-"), type=float, default=default, metavar="SECONDS", help=f"(default {default})"
         )
+
+
+def _database_line(db: str) -> str:
+    """Where state lives, how big it has grown, and how to start afresh."""
+    if db == ":memory:":
+        return "SPT reference server, database in memory (nothing is kept after it stops)"
+    size = Path(db).stat().st_size if Path(db).exists() else 0
+    return (
+        f"SPT reference server, database {db} ({size / 1e6:.1f} MB; kept between runs: "
+        "delete the file, or pass --db :memory: or another path, to start afresh)"
+    )
 
 
 def _write_target(path: str, target: dict[str, object]) -> None:
@@ -83,13 +102,29 @@ def run(args: argparse.Namespace) -> int:
         host, port = sock.getsockname()[:2]
         base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         accounts = runtime.service.accounts.all
+        if args.target_out:
+            # Before anything is printed: a target file that cannot be written is a usage error,
+            # not a server that half started.
+            try:
+                _write_target(
+                    args.target_out, target_mapping("reference-server", base_url, accounts, DEFAULT_API_VERSION)
+                )
+            except OSError as exc:
+                print(
+                    f"spt-conformance serve: cannot write the target file {args.target_out} ({exc.strerror}); "
+                    "give --target-out a path in an existing, writable directory.",
+                    file=sys.stderr,
+                )
+                sock.close()
+                return EXIT_USAGE
+        print(_database_line(db))
         roles = {a.id: role for role, a in target_roles(accounts).items()}
-        print(f"SPT reference server, database {db}")
+        width = max(len(a.secret_key) for a in accounts)
+        print(f"  {'ACCOUNT':<14} {'ROLE':<13} {'SECRET KEY':<{width}}  NETWORK BUSINESS PROFILE")
         for account in accounts:
             role = roles.get(account.id, account.role)
-            print(f"  {account.name:<14} {role:<13} {account.secret_key}  {account.profile}")
+            print(f"  {account.name:<14} {role:<13} {account.secret_key:<{width}}  {account.profile}")
         if args.target_out:
-            _write_target(args.target_out, target_mapping("reference-server", base_url, accounts, DEFAULT_API_VERSION))
             print(f"target file written to {args.target_out}")
         print(f"listening on {base_url}", flush=True)
         server = uvicorn.Server(uvicorn_config(app, log_level=args.log_level))

@@ -14,6 +14,7 @@ second process opening the same file. Callbacks registered with `Tx.on_commit` r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 import threading
@@ -134,8 +135,15 @@ def _token(row: sqlite3.Row) -> Token:
     )
 
 
-def _upsert_sql(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+@functools.cache
+def _upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    # An upsert updates the row in place; INSERT OR REPLACE would delete and re-insert it, and
+    # maintain every index twice.
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608
+        f"ON CONFLICT(id) DO UPDATE SET {updates}"
+    )
 
 
 class Tx:
@@ -160,7 +168,7 @@ class Tx:
         row = _to_row(obj)
         if isinstance(obj, Delivery) and obj.id == 0:
             del row["id"]
-        self._conn.execute(_upsert_sql(_TABLES[type(obj)][0], list(row)), list(row.values()))
+        self._conn.execute(_upsert_sql(_TABLES[type(obj)][0], tuple(row)), tuple(row.values()))
 
     def get(self, cls: type[T], key: str, account: str | None = None) -> T | None:
         """The object with id `key`; with `account`, only if that account owns it."""
@@ -182,7 +190,7 @@ class Tx:
 
     def put_token(self, token: Token) -> None:
         row = _token_row(token)
-        self._conn.execute(_upsert_sql("tokens", list(row)), list(row.values()))
+        self._conn.execute(_upsert_sql("tokens", tuple(row)), tuple(row.values()))
 
     def tokens_due(self, now: int, limit: int) -> list[Token]:
         rows = self._all(
@@ -325,8 +333,13 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
+        """Reads under the lock that every write takes: one connection, so what they see is
+        consistent. A read that wrote would commit statement by statement: refused loudly."""
         with self._lock:
+            before = self._conn.total_changes
             yield Tx(self._conn)
+            if self._conn.total_changes != before:
+                raise RuntimeError("a read-only use of the store wrote to it")
 
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file without blocking writers."""

@@ -33,8 +33,8 @@ from conformance.cassettes.format import TRANSPORT_HEADERS, YamlSerializer, befo
 from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
 from conformance.clock import Clock
-from conformance.plugin import fold_outcome
 from conformance.deliveries import Delivery, DeliveryLog
+from conformance.verdicts import fold_outcome
 from conformance.reports.model import shown_url
 from conformance.session import RunState
 from conformance.verdicts import RequirementResult

@@ -81,7 +81,7 @@ def _replaying(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def clock(request: pytest.FixtureRequest, spt_run: RunState, agent: StripeClient) -> Clock:
-    extension, max_wait = spt_run.target.has("clock"), spt_run.options.max_wait
+    extension, max_wait = spt_run.target.has("clock"), spt_run.options.wait_limit
     session = cassette_session(request.config)
     if session is not None:
         return session.make_clock(agent, extension=extension, max_wait=max_wait)
@@ -157,7 +157,7 @@ def events(request: pytest.FixtureRequest, event_watch: EventWatch, journal: Jou
 @pytest.fixture
 def max_wait(spt_run: RunState) -> float:
     """The longest a test may wait for real time to pass or an event to arrive."""
-    return spt_run.options.max_wait
+    return spt_run.options.wait_limit
 
 
 _spent_before: dict[str, float] = {}

@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 
 from conformance import runner
+from conformance.cassettes import rerun
 from conformance.cassettes.format import YamlSerializer
+from conformance.cassettes.rerun import ReplayOutcome, ReplayRequest
 from conformance.cassettes.session import read_manifest
 from conformance.resources import cassettes_dir
-from conformance.runner import ReplayOutcome, ReplayRequest, RunRequest
+from conformance.runner import RunRequest
 
 SELECTION = ("EVT", "SPT-USE-006")
 SIGNED = "test_events/test_webhook_every_delivery_is_signed_with_the_endpoint_secret.yaml"
@@ -61,7 +63,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 def replay(directory: Path, **options: Any) -> tuple[ReplayOutcome, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    outcome = runner.replay_outcome(ReplayRequest(directory, **options), out=out, err=err, live=False)
+    outcome = rerun.replay_outcome(ReplayRequest(directory, **options), out=out, err=err, live=False)
     return outcome, out.getvalue(), err.getvalue()
 
 

@@ -18,8 +18,9 @@ from conformance.client import Journal
 from conformance.endpoints import WebhookEndpoints
 from conformance.event_sources import choose_mode
 from conformance.events import EventLog, EventWatch
+from conformance.options import RunOptions
 from conformance.receiver import Receiver, scan_delivery, sign
-from conformance.session import RunOptions, RunState
+from conformance.session import RunState
 from conformance.spec import default_spec
 from conformance.target import target_from_mapping
 from conformance.violation import Violation

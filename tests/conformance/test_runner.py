@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from conformance import runner
+from conformance.invocation import pytest_arguments
 from conformance.progress import Progress
-from conformance.runner import RunRequest, pytest_arguments
+from conformance.runner import RunRequest
 from tests.conformance import fake_stripe
 
 
@@ -193,7 +194,7 @@ def test_pytest_arguments_isolate_the_run_and_pass_every_option(suite: str, tmp_
         workers="auto",
         json=tmp_path / "r.json",
     )
-    args = pytest_arguments(request, tmp_path / "t.yaml", reference=True, workdir=tmp_path, seed=42)
+    args = pytest_arguments(request, tmp_path / "t.yaml", suite=suite, reference=True, workdir=tmp_path, seed=42)
     text = " ".join(args)
     assert f"-c {tmp_path / 'pytest.ini'}" in text  # not the configuration of the current directory
     assert (tmp_path / "pytest.ini").read_text(encoding="utf-8") == "[pytest]\n"
@@ -220,7 +221,9 @@ def test_pytest_arguments_isolate_the_run_and_pass_every_option(suite: str, tmp_
 
 
 def test_pytest_arguments_default_run_is_serial_with_the_long_wait(suite: str, tmp_path: Path) -> None:
-    args = pytest_arguments(RunRequest(suite=suite), tmp_path / "t.yaml", reference=False, workdir=tmp_path, seed=1)
+    args = pytest_arguments(
+        RunRequest(suite=suite), tmp_path / "t.yaml", suite=suite, reference=False, workdir=tmp_path, seed=1
+    )
     assert "-n" not in args
     assert "--spt-reference" not in args
     assert args[args.index("--spt-max-wait") + 1] == "30.0"

@@ -171,12 +171,10 @@ def test_missing_whole_objects_is_400(world: World) -> None:
     assert response.json()["error"]["param"] == "seller_details"
 
 
-@pytest.mark.parametrize("metadata", ["4242424242424242", "card 4000 0566 5566 5556 no", "x4000056655665556y"])
+@pytest.mark.parametrize("metadata", ["4242424242424242", "card 4000 0566 5566 5556 no", "x:4000056655665556;y"])
 def test_card_number_in_a_parameter_is_refused_without_echo(world: World, metadata: str) -> None:
     digits = "".join(c for c in metadata if c.isdigit())
-    response = world.agent.http.post(
-        _ISSUE, data={**_issue_form(world), "shared_metadata[note]": metadata.replace(" ", "")}
-    )
+    response = world.agent.http.post(_ISSUE, data={**_issue_form(world), "shared_metadata[note]": metadata})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "shared_metadata[note]"
     assert digits not in response.text
@@ -220,3 +218,55 @@ def test_clock_cannot_pass_year_9999(fresh: Callable[..., World]) -> None:
     assert last.status_code == 400
     token = world.issue(usage_limits={"expires_at": None, "recurring": {"interval": "month", "interval_count": 1000}})
     assert world.agent.http.get(f"{_ISSUE}/{token.id}").status_code == 200
+
+
+_CARD = "4000056655665556"
+
+
+@pytest.mark.parametrize(
+    ("where", "form", "headers"),
+    [
+        ("parameter name", {_CARD: "1"}, {}),
+        ("metadata key", {f"shared_metadata[{_CARD}]": "x"}, {}),
+        ("metadata value", {"shared_metadata[note]": "4000 0566 5566 5556"}, {}),
+        ("Idempotency-Key", {}, {"Idempotency-Key": _CARD}),
+        ("Stripe-Version", {}, {"Stripe-Version": _CARD}),
+    ],
+)
+def test_card_number_anywhere_in_a_request_is_refused_never_echoed_nor_in_an_event(
+    world: World, where: str, form: dict[str, str], headers: dict[str, str]
+) -> None:
+    """D-37: a card number in a name, a value or a header is refused with 400; neither the answer
+    nor any event carries it."""
+    response = world.agent.http.post(_ISSUE, data={**_issue_form(world), **form}, headers=headers)
+    assert response.status_code == 400, where
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    shown = response.text + " ".join(response.headers.values())
+    assert _CARD not in shown.replace(" ", "").replace("-", "")
+    events = world.agent.http.get("/v1/events", params={"limit": 100}).text
+    assert _CARD not in events
+
+
+def test_empty_idempotency_key_is_refused_not_shared(world: World) -> None:
+    """D-39: an empty key would make every request that sends one a replay of the first."""
+    response = world.agent.http.post(_ISSUE, data=_issue_form(world), headers={"Idempotency-Key": ""})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+    assert "Idempotency-Key" not in response.headers
+
+
+@pytest.mark.parametrize("version", ["latest", "2026-10-14.preview ; x", "2026-10-14.preview" + "v" * 190])
+def test_malformed_stripe_version_is_refused_and_answered_with_the_default(world: World, version: str) -> None:
+    """D-38: only an API version is echoed; anything else is refused without repeating it."""
+    response = world.agent.http.get("/v1/events", headers={"Stripe-Version": version})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Stripe-Version"
+    assert response.headers["Stripe-Version"] == "2026-10-14.preview"
+    assert version not in response.text
+
+
+@pytest.mark.parametrize("amount", ["１０００", "١٠٠٠", "1٠٠٠", "¹"])
+def test_non_ascii_digits_are_not_an_integer(world: World, amount: str) -> None:
+    response = world.agent.http.post(_ISSUE, data={**_issue_form(world), "usage_limits[max_amount]": amount})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "usage_limits[max_amount]"

@@ -1,33 +1,58 @@
-"""Test cards: the card-number scan (D-36) and deterministic risk insights (D-14)."""
+"""Test cards: the card-number scan (D-36, D-37) and deterministic risk insights (D-14)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reference_impl.cards import SHORTCUTS, contains_card_number, find_card_number, risk_details
+from reference_impl.cards import REDACTED, SHORTCUTS, contains_card_number, find_card_number, redact, risk_details
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "4242424242424242",
-        "xx4000056655665556yy",
+        "xx 4000056655665556 yy",
+        "card:4000056655665556.",
         "378282246310005",
+        "3782 822463 10005",
+        "3622-720627-1667",
         "4242 4242 4242 4242",
         "4242-4242-4242-4242",
-        "12345678904242424242424242",
-        "1" * 41,
+        "6205 5000 0000 0000 004",
+        "order_4242424242424242",
     ],
 )
-def test_contains_card_number_finds_luhn_runs(text: str) -> None:
+def test_contains_card_number_finds_card_numbers_as_written(text: str) -> None:
     assert contains_card_number(text)
+    assert REDACTED in redact(text)
+    assert not contains_card_number(redact(text))
 
 
 @pytest.mark.parametrize(
-    "text", ["4242424242424241", "123456789012", "1795840291 1795840291", "spt_1RgaZcFPC5QUO6ZCDVZuVA8q"]
+    "text",
+    [
+        "4242424242424241",  # fails Luhn
+        "123456789012",  # too short
+        "1795840291 1795840291",  # not a card grouping
+        "1234567890123452",  # passes Luhn, but no card network starts with 1
+        "spt_1RgaZcFPC5QUO6ZCDVZuVA8q",
+        "94e72082-6297-4816-8248-3a2ec48ecc6b",  # a UUID whose inner digits pass Luhn
+        "x4000056655665556y",  # glued to letters: an identifier, not a card number
+        "12345678904242424242424242",  # glued to other digits: a longer number
+        "1" * 41,
+    ],
 )
-def test_contains_card_number_ignores_other_digits(text: str) -> None:
+def test_contains_card_number_ignores_identifiers_and_other_digits(text: str) -> None:
     assert not contains_card_number(text)
+    assert redact(text) == text
+
+
+def test_find_card_number_looks_at_names_too_and_never_returns_the_number() -> None:
+    assert find_card_number({"metadata": {"4242424242424242": "x"}}) == "metadata"
+    assert find_card_number({"a": {"b": {"note 4242 4242 4242 4242": "x"}}}) == "a[b]"
+    found = find_card_number({"4242424242424242": "1"})
+    assert found is not None
+    assert "4242" not in found
 
 
 def test_find_card_number_names_the_parameter_not_the_value() -> None:

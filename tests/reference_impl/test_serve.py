@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.reliability.standalone import ROOT, Process
 from reference_impl import serve
-from tests.reliability.standalone import ROOT, Process
 
 
 @pytest.fixture
@@ -83,3 +83,44 @@ def test_serve_cli_has_no_way_to_name_a_fault() -> None:
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
     assert not [a for a in parser._actions if "fault" in " ".join(a.option_strings)]
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reference_impl", "--port", "0", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, check=False, env=env,
+    )  # fmt: skip
+
+
+def test_serve_unwritable_target_file_is_one_sentence_and_exit_2_before_any_key(tmp_path: Path) -> None:
+    result = _serve("--db", ":memory:", "--target-out", str(tmp_path / "missing" / "t.yaml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "cannot write the target file" in result.stderr
+    assert "existing, writable directory" in result.stderr
+    assert "sk_test_" not in result.stdout + result.stderr
+
+
+def test_serve_lists_accounts_under_headers_and_says_where_the_database_is(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    process = Process(tmp_path / "db.sqlite", tmp_path / "target.yaml")
+    processes.append(process)
+    first, header, *_ = process.lines
+    assert str(tmp_path / "db.sqlite") in first
+    assert "kept between runs" in first
+    assert "delete the file" in first
+    assert header.split() == ["ACCOUNT", "ROLE", "SECRET", "KEY", "NETWORK", "BUSINESS", "PROFILE"]
+    agent_row = next(line for line in process.lines if line.split()[:1] == ["agent"])
+    assert agent_row.index(process.key("agent")) == header.index("SECRET KEY")
+    process.terminate()
+
+
+def test_serve_default_database_is_named_with_its_directory(tmp_path: Path) -> None:
+    """Without --db the file lives under XDG_DATA_HOME (else ~/.local/share), and serve says so."""
+    assert serve.default_db().endswith(os.path.join("spt-conformance", "reference.db"))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    result = _serve("--target-out", str(tmp_path / "no" / "t.yaml"), env=env)
+    assert result.returncode == 2  # stops before serving, after opening the default database
+    assert (tmp_path / "spt-conformance" / "reference.db").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.crash import crash_once
+from harness.reliability.crash import crash_once
 
 
 def test_crash_sigkill_mid_load_loses_nothing_and_captures_nothing_twice(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.load import load_seconds, run_load
+from harness.reliability.load import load_seconds, run_load
 
 MEMORY_GROWTH = 50 * 1024 * 1024  # loose: a leak of a few KB per request would exceed it
 

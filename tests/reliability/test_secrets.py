@@ -26,11 +26,11 @@ import pytest
 from conformance.receiver import Delivery, Receiver, mask_uuids
 from conformance.runner import RunRequest, run
 from conformance.scrub import find_card_numbers, find_secrets
+from harness.reliability.calls import all_events
+from harness.reliability.deliveries import accepted_events
+from harness.reliability.load import Site, drive
+from harness.reliability.tape import Recorded, Tape, start_taped
 from reference_impl import RunningServer
-from tests.reliability.calls import all_events
-from tests.reliability.deliveries import accepted_events
-from tests.reliability.load import Site, drive
-from tests.reliability.tape import Recorded, Tape, start_taped
 
 ROLES = ("agent", "seller", "other_seller")
 SERVER_LOGGERS = ("reference_impl", "uvicorn")

@@ -4,8 +4,7 @@ and stop for good after the give-up time (SPT-EVT-009, SPT-EVT-014)."""
 
 from __future__ import annotations
 
-from reference_impl.tuning import Tuning
-from tests.reliability.outage import (
+from harness.reliability.outage import (
     FAILURES,
     GIVE_UP,
     TUNING,
@@ -15,6 +14,7 @@ from tests.reliability.outage import (
     receiver_never_recovers,
     receiver_slow,
 )
+from reference_impl.tuning import Tuning
 
 TOKENS = 3
 EVENTS = 2 * TOKENS  # each token is paid once and revoked

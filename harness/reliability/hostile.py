@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.reliability.calls import ISSUED, issue_form
+from harness.reliability.calls import ISSUED, issue_form
 
 __all__ = ["Answer", "Context", "corpus", "send_raw", "stripe_error"]
 
@@ -223,6 +223,32 @@ def corpus(size: int = 1) -> dict[str, Callable[[Context], bytes]]:
         "Idempotency-Key of invalid UTF-8": bare(b"Idempotency-Key: \xff\xfe"),
         "Idempotency-Key with NUL": bare(b"Idempotency-Key: a\x00b"),
         "two Idempotency-Keys": bare(b"Idempotency-Key: one", b"Idempotency-Key: two"),
+        # -------------------------------------------------------------- card numbers (D-37), each in a
+        # request that would otherwise succeed: refused without the number coming back
+        "card number as a parameter name": post(b"&4242424242424242=1"),
+        "card number as a metadata key": post(b"&shared_metadata[4242424242424242]=x"),
+        "card number grouped in a metadata value": post(b"&shared_metadata[note]=card+4242+4242+4242+4242"),
+        "card number as the Idempotency-Key": post(b"", b"Idempotency-Key: 4242424242424242"),
+        "card number as the Stripe-Version": post(b"", b"Stripe-Version: 4242424242424242"),
+        "card number in the query of a GET": get(b"/v1/events?4000056655665556=1"),
+        # -------------------------------------------------------------- findings of an outside test
+        "Stripe-Version whose 200-character cut ends in a space": post(
+            b"", b"Stripe-Version: 2026-10-14.preview" + b"v" * 181 + b" tail"
+        ),
+        "Stripe-Version that is not a version": post(b"", b"Stripe-Version: latest please"),
+        "empty Idempotency-Key on a valid request": post(b"", b"Idempotency-Key: "),
+        "non-ASCII digits as an integer": lambda ctx: _request(
+            ctx, b"POST", iss, body=_form(ctx).replace(b"max_amount]=100", b"max_amount]=%EF%BC%91%EF%BC%90%EF%BC%90")
+        ),
+        "head of 128 KB": bare(b"X-Note: " + b"a" * 128 * 1024 * size),
+        "head that stops before its end (slowloris)": lambda ctx: (
+            b"POST "
+            + iss
+            + b" HTTP/1.1\r\nHost: reliability\r\nAuthorization: Bearer "
+            + ctx.key.encode()
+            + b"\r\nX-Slow: a"
+        ),
+        "body shorter than its Content-Length": lambda ctx: _request(ctx, b"POST", iss, body=b"x=1", length=b"100"),
         # -------------------------------------------------------------- framing
         "huge Content-Length without a body": lambda ctx: _request(ctx, b"POST", iss, length=b"99999999999999"),
         "Content-Length over 1 MiB without a body": lambda ctx: _request(

@@ -30,8 +30,8 @@ from hypothesis.errors import Unsatisfiable
 from conformance.client import encode_form
 from conformance.contract.operations import MAX_URL, contract_schema
 from conformance.spec import Spec, default_spec
-from tests.reliability.calls import is_stripe_error
-from tests.reliability.wire_schema import WireSchema
+from harness.reliability.calls import is_stripe_error
+from harness.reliability.wire_schema import WireSchema
 
 __all__ = ["FuzzReport", "fuzz_negative", "parameterless"]
 

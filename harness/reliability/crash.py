@@ -30,9 +30,9 @@ from pathlib import Path
 import httpx
 
 from conformance.receiver import Receiver
-from tests.reliability.calls import ISSUED, PAYMENT_INTENTS, all_events, issue_form, pay_form, revoke_path
-from tests.reliability.deliveries import accepted_events, badly_signed
-from tests.reliability.standalone import Process
+from harness.reliability.calls import ISSUED, PAYMENT_INTENTS, all_events, issue_form, pay_form, revoke_path
+from harness.reliability.deliveries import accepted_events, badly_signed
+from harness.reliability.standalone import Process
 
 __all__ = ["CrashReport", "crash_once"]
 

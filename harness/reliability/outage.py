@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 
 from conformance.receiver import Delivery, Receiver
+from harness.reliability.calls import ISSUED, PAYMENT_INTENTS, issue_form, pay_form, revoke_path
+from harness.reliability.deliveries import attempts_per_event, badly_signed
 from reference_impl import RunningServer, start
 from reference_impl.tuning import Tuning
-from tests.reliability.calls import ISSUED, PAYMENT_INTENTS, issue_form, pay_form, revoke_path
-from tests.reliability.deliveries import attempts_per_event, badly_signed
 
 __all__ = [
     "FAILURES",
