@@ -8,7 +8,7 @@ after one final quiet period and reports each verdict for the test and requireme
 
 A missing event is waited for once per run: after a wait for an event type to a role has run
 its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
-arrives again.
+arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
 
 The watch hands each test's log a source (`conformance.event_sources`: pushed or pulled) and a
 timeline (`conformance.waiting`): a replay hands a virtual one, so nothing here knows whether it
@@ -64,6 +64,8 @@ class EventWatch:
         self.poll_interval = 0.05 if embedded else 1.0
         self.expectations = Expectations()
         self._starved: set[tuple[str, str]] = set()  # (role, event type) a full wait found missing
+        self._silent = False  # a full wait ran out and the run has never received any event at all
+        self._fed = False  # some awaited event has arrived in this run
         self._whole: EventSource | None = None  # every event of the run, for the final judgement
         self._lock = threading.Lock()
 
@@ -82,16 +84,23 @@ class EventWatch:
 
     # ------------------------------------------------------------------ patience
     def patience(self, role: str, event_type: str) -> float:
+        """How long to wait for an event: the full --max-wait, unless the run has learnt that it
+        does not come. A server that has sent nothing at all gets one look; one that has not sent
+        this kind of event, a quiet period."""
         with self._lock:
+            if self._silent:
+                return 0.0
             starved = (role, event_type) in self._starved
         return min(self.max_wait, max(self.quiet, 1.0)) if starved else self.max_wait
 
     def starved(self, role: str, event_type: str, *, fed: bool) -> None:
         with self._lock:
             if fed:
+                self._fed, self._silent = True, False
                 self._starved.discard((role, event_type))
             else:
                 self._starved.add((role, event_type))
+                self._silent = not self._fed
 
     # ------------------------------------------------------------------ the end of the run
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:

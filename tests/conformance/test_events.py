@@ -227,6 +227,8 @@ def test_event_log_push_missing_event_raises_the_requirement(push_run: Push) -> 
 def test_event_watch_waits_its_full_patience_once_per_missing_event_type(fake: FakeTarget, push_run: Push) -> None:
     log = push_run.log()
     used, deactivated = "shared_payment.issued_token.used", "shared_payment.issued_token.deactivated"
+    fake.push("agent", event("evt_0", deactivated, "spt_0"))
+    log.wait_for("agent", deactivated, "spt_0")  # the server does send events
     assert push_run.watch.patience("agent", used) == push_run.watch.max_wait == 2.0
     with pytest.raises(Violation):
         log.wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
@@ -240,6 +242,17 @@ def test_event_watch_waits_its_full_patience_once_per_missing_event_type(fake: F
     fake.push("agent", event("evt_3", used, "spt_3"))
     log.wait_for("agent", used, "spt_3", requirement="SPT-EVT-001")
     assert push_run.watch.patience("agent", used) == 2.0  # it arrived: patience is restored
+
+
+def test_event_watch_takes_one_look_once_a_full_wait_found_the_server_silent(push_run: Push) -> None:
+    log = push_run.log()
+    with pytest.raises(Violation):
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", requirement="SPT-EVT-001")
+    # Nothing at all has arrived in the run: every later wait, of any kind, takes one look.
+    assert push_run.watch.patience("seller", "shared_payment.granted_token.deactivated") == 0.0
+    started = time.monotonic()
+    assert log.wait_for("seller", "shared_payment.granted_token.deactivated", "spt_2") == []
+    assert time.monotonic() - started < 1.0
 
 
 def test_event_watch_judges_expectations_after_the_final_quiet_period(fake: FakeTarget, push_run: Push) -> None:
