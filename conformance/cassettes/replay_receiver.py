@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from conformance.deliveries import Delivery, DeliveryLog
+from conformance.violation import Violation
 
 __all__ = ["REPLAY_BASE_URL", "ReplayReceiver"]
 
@@ -23,8 +24,8 @@ class ReplayReceiver(DeliveryLog):
 
     public_url = None
 
-    def __init__(self, *, inspect: Callable[[Delivery], Sequence[object]] | None = None) -> None:
-        super().__init__(inspect=inspect)  # type: ignore[arg-type]
+    def __init__(self, *, inspect: Callable[[Delivery], Sequence[Violation]] | None = None) -> None:
+        super().__init__(inspect=inspect)
         self._aliases: dict[str, str] = {}  # recorded endpoint name -> this run's
         self._floor = 0  # where the running test's injected deliveries begin
 
