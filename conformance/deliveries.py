@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from conformance.checks import REGISTRY, CheckContext
 from conformance.client import Exchange
@@ -142,13 +142,13 @@ class DeliveryLog:
 
     public_url: str | None = None
 
-    def start(self) -> DeliveryLog:
+    def start(self) -> Self:
         return self
 
     def stop(self) -> None:
         """Nothing to release unless the log listens."""
 
-    def __enter__(self) -> DeliveryLog:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from conformance.deliveries import DELIVERY_CHECKS, HOOKS, Delivery, DeliveryLog, mask_uuids, scan_delivery
@@ -56,7 +56,7 @@ class Receiver(DeliveryLog):
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> Receiver:
+    def start(self) -> Self:
         if self._server is not None:
             return self
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
@@ -77,9 +77,6 @@ class Receiver(DeliveryLog):
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> Receiver:
-        return self.start()
 
     @property
     def base_url(self) -> str:
