@@ -165,7 +165,7 @@ class PullSource:
                 self._floor[role] = None
                 continue
             exchange = client.get(EVENTS, {"limit": 1})
-            body = expect_ok(exchange, "SPT-EVT-012", object_type="list")
+            body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
             newest = body.get("data") or [{}]
             created = newest[0].get("created") if isinstance(newest[0], Mapping) else None
             self._floor[role] = created if isinstance(created, int) else None
@@ -178,7 +178,7 @@ class PullSource:
             params["type"] = event_type
         for _ in range(_MAX_PAGES):
             exchange = client.get(EVENTS, params)
-            body = expect_ok(exchange, "SPT-EVT-012", object_type="list")
+            body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
             page = [e for e in body.get("data") or [] if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
             now = self.timeline.now()
             with self._lock:

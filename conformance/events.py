@@ -27,7 +27,7 @@ from conformance.endpoints import WebhookEndpoints
 from conformance.event_sources import EventSource, ObservedEvent, PullSource, PushSource, Via
 from conformance.expectations import Expectation, Expectations, Judgement
 from conformance.session import RunState
-from conformance.violation import Violation
+from conformance.violation import LEDGER, Violation
 from conformance.waiting import EVENTS, Timeline, waiting
 
 __all__ = ["EventLog", "EventWatch"]
@@ -202,6 +202,8 @@ class EventLog:
                 source.pause(remaining)
         if timeout is None:
             self.watch.starved(role, event_type, fed=len(found) >= count)
+        if requirement is not None and len(found) >= count:
+            LEDGER.hold(requirement)
         if len(found) < count and requirement is not None:
             shortened = limit < self.watch.max_wait and timeout is None
             raise Violation(

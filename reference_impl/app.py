@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
 from reference_impl.accounts import AccountSpec
+from reference_impl.capabilities import check_without, hidden
 from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
@@ -127,7 +128,7 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, request: Request) -> _Answer:
+async def _handle(service: Service, request: Request, without: frozenset[str] = frozenset()) -> _Answer:
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
         version = stripe_version(request.headers.get("stripe-version"))
@@ -136,7 +137,7 @@ async def _handle(service: Service, request: Request) -> _Answer:
             # h11 refuses this itself; httptools does not, and HTTP/1.1 requires a Host (RFC 9112).
             raise ValidationError("Invalid request: an HTTP/1.1 request must carry a Host header.")
         path = request.scope["path"]
-        matched = operations.match(request.method, path)
+        matched = None if without and hidden(path, without) else operations.match(request.method, path)
         if matched is None and service.env.behaviour.unknown_path_framework_404:
             return _json(dumps({"detail": "Not Found"}), 404, headers)
         if matched is None:
@@ -185,16 +186,18 @@ async def _handle(service: Service, request: Request) -> _Answer:
 class _Dispatch:
     """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
 
-    def __init__(self, service: Callable[[], Service]) -> None:
+    def __init__(self, service: Callable[[], Service], without: frozenset[str] = frozenset()) -> None:
         self._service = service
+        self._without = without
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await _handle(self._service(), Request(scope, receive))
+        answer = await _handle(self._service(), Request(scope, receive), self._without)
         await answer.send(send)
 
 
-def app_for(runtime: Runtime) -> Starlette:
-    """The ASGI app serving `runtime`; its lifespan starts and stops the background work."""
+def app_for(runtime: Runtime, without: frozenset[str] = frozenset()) -> Starlette:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the background work.
+    `without`: optional capabilities it answers as unknown paths (reference_impl.capabilities)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -208,7 +211,7 @@ def app_for(runtime: Runtime) -> Starlette:
     # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
     # answer a plain-text 404 of its own).
     app = Starlette(routes=[], lifespan=lifespan)
-    dispatch: ASGIApp = _Dispatch(lambda: runtime.service)
+    dispatch: ASGIApp = _Dispatch(lambda: runtime.service, check_without(without))
     app.router.default = dispatch
     app.state.runtime = runtime
     return app
@@ -221,16 +224,17 @@ def create_app(
     faults: frozenset[str] = frozenset(),
     variants: frozenset[str] = frozenset(),
     time_source: Callable[[], float] | None = None,
+    without: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> Starlette:
     """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
     account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
-    faults.py; tests only), `variants` legal differences (variants.py; tests only), `tuning` the
-    knobs of tuning.Tuning."""
+    faults.py; tests only), `variants` legal differences (variants.py; tests only), `without`
+    capabilities left out (capabilities.py; tests only), `tuning` the knobs of tuning.Tuning."""
     runtime = Runtime(
         db, accounts=accounts, faults=faults, variants=variants, tuning=Tuning(**tuning), time_source=time_source
     )
-    app = app_for(runtime)
+    app = app_for(runtime, check_without(without))
     if runtime.service.env.behaviour.http:
         app.add_middleware(HttpVariants, names=runtime.service.env.behaviour.http)
     return app

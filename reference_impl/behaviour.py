@@ -29,12 +29,12 @@ class Behaviour:
     any_seller_reads_granted: bool = False
     any_seller_can_pay: bool = False
     missing_path_token_status: int = 404  # a token named in the path that the caller may not see
-    missing_param_token_status: int = 404  # a token named in a parameter (payment_method_data[…])
+    missing_param_token_status: int = 400  # a token named in a parameter: Stripe's 400 (param set)
     foreign_path_token_status: int = 404  # a token that exists but belongs to someone else
     unknown_seller_status: int = 400  # seller_details naming no known seller (D-27)
     # ---- requests: parameters and idempotency
     unknown_parameters_dropped: bool = False
-    currency_case_insensitive: bool = False
+    currency_case_insensitive: bool = True  # USD is usd, as Stripe accepts it
     legacy_token_param: bool = True  # the top-level shared_payment_granted_token alias (D-01)
     network_id_alias: bool = True  # seller_details[network_id] (D-05)
     recurring_both_accepted: bool = False  # both recurring forms: the nested one wins (D-16)

@@ -135,7 +135,7 @@ def list_events(env: Env, tx: Tx, call: Call) -> Outcome:
 def retrieve_event(env: Env, tx: Tx, call: Call) -> Outcome:
     found = tx.event(call.path_id or "")
     if found is None or found.account != call.account.id:
-        raise NotFound(f"No such event: '{call.path_id}'", param="id")
+        raise NotFound(f"No such event: '{call.path_id}'", param="id", in_path=True)
     return Outcome.ok(views.event(found, tx.pending_count(found.id)))
 
 
@@ -190,7 +190,7 @@ def list_endpoints(env: Env, tx: Tx, call: Call) -> Outcome:
 def delete_endpoint(env: Env, tx: Tx, call: Call) -> Outcome:
     endpoint = tx.get(WebhookEndpoint, call.path_id or "", call.account.id)
     if endpoint is None or endpoint.deleted:
-        raise NotFound(f"No such webhook endpoint: '{call.path_id}'", param="webhook_endpoint")
+        raise NotFound(f"No such webhook endpoint: '{call.path_id}'", param="webhook_endpoint", in_path=True)
     tx.put(endpoint.replace(deleted=True))
     tx.drop_endpoint_deliveries(endpoint.id)
     return Outcome.ok({"id": endpoint.id, "object": "webhook_endpoint", "deleted": True})

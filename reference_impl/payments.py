@@ -216,7 +216,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
 def _own_intent(tx: Tx, call: Call) -> PaymentIntent:
     pi = tx.get(PaymentIntent, call.path_id or "", call.account.id)
     if pi is None:
-        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent")
+        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent", in_path=True)
     return pi
 
 

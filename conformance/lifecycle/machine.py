@@ -36,13 +36,11 @@ from conformance.lifecycle.judging import call_list, parts, response_violation
 from conformance.lifecycle.model import Limits, Request, Step, TokenModel
 from conformance.lifecycle.plan import Move
 from conformance.lifecycle.spec import Trigger
-from conformance.lifecycle.world import Tracked, World, senders
-from conformance.violation import Violation
+from conformance.lifecycle.world import CURRENCIES, FLOOR, OTHER_CURRENCIES, Tracked, World, senders
+from conformance.violation import LEDGER, Violation
 
 __all__ = ["LifecycleMachine", "build_machine"]
 
-CURRENCIES = ("usd", "eur", "gbp")
-OTHER_CURRENCIES = ("usd", "eur", "gbp", "cad", "jpy")
 MAX_TOKENS = 4
 
 
@@ -118,6 +116,11 @@ class LifecycleMachine(RuleBasedStateMachine):
                     option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
                 )
             if not found:
+                if views:
+                    # What held: the parts of the state judged, and every invariant of the lifecycle.
+                    lifecycle = self.world.plan.lifecycle
+                    for requirement in {*pending.values(), *(r for i in lifecycle.invariants for r in i.requirements)}:
+                        LEDGER.hold(requirement)
                 token.model = option.model
                 token.expected.extend(option.emitted)
                 if views:
@@ -153,7 +156,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if len(self.tokens) >= MAX_TOKENS:
             return
         world = self.world
-        max_amount = data.draw(st.integers(50, 5000), label="max_amount")
+        max_amount = data.draw(st.integers(FLOOR, 5000), label="max_amount")
         currency = data.draw(st.sampled_from(CURRENCIES), label="currency")
         # One token in four gets the declining card; the plain card is what a sequence shrinks to.
         declining = world.plan.declining and data.draw(st.integers(0, 3), label="declining card") == 3
@@ -191,11 +194,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         amount: int | None = None
         currency: str | None = None
         if move.amount == "above_headroom":
-            amount = model.headroom + data.draw(st.integers(1, 500), label="over by")
+            amount = model.headroom + data.draw(st.integers(FLOOR, 500), label="over by")
         elif "fits_headroom" in move.trigger.guards:
-            amount = data.draw(
-                st.one_of(st.just(max(1, model.headroom)), st.integers(1, max(1, model.headroom))), label="amount"
-            )
+            # The whole headroom (what a sequence shrinks to), or a part that leaves at least FLOOR,
+            # so that the headroom is always 0 or payable and no payment is below the minimum
+            # charge. The same draws whatever the headroom, so a replay draws alike.
+            partial = data.draw(st.booleans(), label="partial payment")
+            share = data.draw(st.integers(0, 10_000), label="share")
+            room = model.headroom - 2 * FLOOR
+            amount = FLOOR + share % (room + 1) if partial and room >= 0 else max(FLOOR, model.headroom)
         if "currency_matches" in move.trigger.guards:
             currency = model.currency
             if move.currency == "other_currency":
@@ -234,6 +241,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         token.expected.extend((*before.emitted, *step.emitted))
         extra = [exchange.body] if isinstance(exchange.body, dict) and exchange.body.get("id") == token.id else []
         self._settle(token, step.model, hi, parts(self.world.plan, step), extra=extra)
+        for requirement in step.requirements:  # the answer and the state it left agree with the model
+            LEDGER.hold(requirement)
 
     def advance(self, trigger: Trigger, data: st.DataObject) -> None:
         lifecycle = self.world.plan.lifecycle

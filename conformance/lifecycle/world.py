@@ -6,13 +6,19 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from conformance.amounts import minimum_charge
 from conformance.client import Exchange, StripeClient
 from conformance.lifecycle import invariants as judge
 from conformance.lifecycle.model import Emitted, Request, TokenModel
 from conformance.lifecycle.plan import Plan
 from conformance.scenario import Scenario
 
-__all__ = ["Tracked", "World", "senders"]
+__all__ = ["CURRENCIES", "FLOOR", "OTHER_CURRENCIES", "Tracked", "World", "senders"]
+
+CURRENCIES = ("usd", "eur", "gbp")
+OTHER_CURRENCIES = ("usd", "eur", "gbp", "cad", "jpy")
+# Every amount paid, in any currency a payment may use, is at least this (Stripe's minimum charge).
+FLOOR = minimum_charge(*CURRENCIES, *OTHER_CURRENCIES)
 
 
 @dataclass
@@ -50,7 +56,8 @@ class World:
 def senders(world: World, move_actor: str, token: Tracked, request: Request) -> dict[str, Callable[[], Exchange]]:
     """How each operation a move can name is sent: written per operation, never per trigger."""
     spt, client = world.scenario, world.clients[move_actor]
-    amount, currency = request.amount or 0, request.currency or "usd"
+    # A move that names no amount (a payment the token refuses anyway) still pays a payable one.
+    amount, currency = request.amount or FLOOR, request.currency or "usd"
     return {
         "PostPaymentIntents": lambda: spt.pay(token.id, amount, currency=currency, as_=client),
         "PostSharedPaymentIssuedTokensSharedPaymentIssuedTokenRevoke": lambda: spt.revoke(token.id, as_=client),

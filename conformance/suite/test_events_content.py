@@ -68,6 +68,7 @@ def envelope_problems(event: Mapping[str, Any]) -> list[str]:
 
 
 @pytest.mark.requirement("SPT-EVT-005")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_envelope_is_a_v1_event(spt: Scenario, events: EventLog) -> None:
     _, observed = used_and_revoked(spt, events)
     for event in observed:
@@ -82,6 +83,7 @@ def test_event_envelope_is_a_v1_event(spt: Scenario, events: EventLog) -> None:
 
 
 @pytest.mark.requirement("SPT-EVT-006")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_data_object_is_the_receiving_partys_view(spt: Scenario, events: EventLog) -> None:
     token, observed = used_and_revoked(spt, events)
     for event in observed:
@@ -97,6 +99,7 @@ def test_event_data_object_is_the_receiving_partys_view(spt: Scenario, events: E
 
 
 @pytest.mark.requirement("SPT-EVT-007")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_other_seller_receives_nothing_about_the_token(
     spt: Scenario, events: EventLog, other_seller: StripeClient
 ) -> None:
@@ -117,6 +120,7 @@ def captured_value(view: Mapping[str, Any]) -> Any:
 
 
 @pytest.mark.requirement("SPT-EVT-008")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-GRT-001", "SPT-ISS-005", "SPT-REV-001", "SPT-USE-001")
 def test_event_data_object_shows_the_state_it_reports(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -153,6 +157,7 @@ def test_event_data_object_shows_the_state_it_reports(spt: Scenario, events: Eve
 
 @pytest.mark.requirement("SPT-EVT-016")
 @pytest.mark.parametrize("reason", ["revoked", "consumed"])
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004")
 def test_deactivated_event_is_sent_after_the_deactivation_is_visible(
     spt: Scenario, events: EventLog, reason: str
 ) -> None:

@@ -38,6 +38,7 @@ def list_until(client: StripeClient, event_type: str, wanted: set[str], max_wait
 
 
 @pytest.mark.requirement("SPT-EVT-012")
+@pytest.mark.uses("SPT-REV-001")
 def test_events_list_is_filtered_paged_and_newest_first(spt: Scenario, max_wait: float) -> None:
     tokens = [spt.issue() for _ in range(3)]
     for token in tokens:
@@ -100,6 +101,7 @@ def test_events_list_is_filtered_paged_and_newest_first(spt: Scenario, max_wait:
 
 
 @pytest.mark.requirement("SPT-EVT-013")
+@pytest.mark.uses("SPT-EVT-012", "SPT-REV-001")
 def test_event_retrieve_is_the_accounts_own(spt: Scenario, max_wait: float) -> None:
     token = spt.issue()
     revoked(spt, token)

@@ -27,6 +27,7 @@ from conformance.violation import expect_refused
 
 # ------------------------------------------------------------------ used events
 @pytest.mark.requirement("SPT-EVT-001")
+@pytest.mark.uses("SPT-USE-001")
 def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -44,6 +45,7 @@ def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: E
 
 
 @pytest.mark.requirement("SPT-EVT-002")
+@pytest.mark.uses("SPT-USE-001")
 def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -63,6 +65,7 @@ def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: 
 # ------------------------------------------------------------------ deactivated events
 @pytest.mark.requirement("SPT-EVT-003")
 @pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, events: EventLog, reason: str) -> None:
     token = deactivated(spt, reason)
     events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
@@ -80,6 +83,7 @@ def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, ev
 
 @pytest.mark.requirement("SPT-EVT-004")
 @pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_deactivated_event_every_reason_sends_one_to_the_seller(spt: Scenario, events: EventLog, reason: str) -> None:
     token = deactivated(spt, reason)
     events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
@@ -97,6 +101,7 @@ def test_deactivated_event_every_reason_sends_one_to_the_seller(spt: Scenario, e
 
 # ------------------------------------------------------------------ no use, no used event
 @pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-REV-003", "SPT-USE-005", "SPT-USE-008")
 def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     expect_refused(spt.pay(token.id, 1500), "SPT-USE-005")
@@ -117,6 +122,7 @@ def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) 
 
 
 @pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-011")
 def test_used_event_declined_payment_sends_none(spt: Scenario, events: EventLog) -> None:
     token = spt.issue_declining(max_amount=1000)
     expect_refused(spt.pay(token.id, 100), "SPT-USE-011")

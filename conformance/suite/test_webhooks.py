@@ -108,6 +108,7 @@ def listed_endpoint_ids(client: StripeClient) -> tuple[set[str], list[Mapping[st
 
 
 @pytest.mark.requirement("SPT-EVT-009")
+@pytest.mark.uses("SPT-EVT-011", "SPT-REV-001", "SPT-USE-001")
 def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
     spt: Scenario, webhook_receiver: DeliveryLog, max_wait: float
 ) -> None:
@@ -148,6 +149,7 @@ def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
 
 
 @pytest.mark.requirement("SPT-EVT-010")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-011", "SPT-REV-001")
 def test_webhook_endpoint_secret_listing_and_deletion(
     spt: Scenario, webhook_receiver: DeliveryLog, events: EventLog, max_wait: float
 ) -> None:
@@ -218,6 +220,7 @@ def test_webhook_endpoint_secret_listing_and_deletion(
 
 
 @pytest.mark.requirement("SPT-EVT-011")
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_webhook_endpoint_receives_exactly_its_enabled_events(
     spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog, max_wait: float
 ) -> None:
@@ -249,6 +252,7 @@ def test_webhook_endpoint_receives_exactly_its_enabled_events(
 
 
 @pytest.mark.requirement("SPT-EVT-014")
+@pytest.mark.uses("SPT-REV-001")
 def test_webhook_failed_delivery_is_retried_until_accepted(
     spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog, max_wait: float
 ) -> None:

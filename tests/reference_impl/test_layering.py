@@ -14,7 +14,7 @@ CORE = [
     "domain", "machine", "store", "schema", "service", "clock", "idempotency", "signing", "errors",
     "windows", "cards", "currencies", "forms", "params", "operations", "objects", "views", "context",
     "tokens", "payments", "payment_methods", "events", "accounts", "ids", "faults", "tuning",
-    "behaviour", "variants",
+    "behaviour", "variants", "capabilities",
 ]  # fmt: skip
 FORBIDDEN = {"starlette", "uvicorn", "httpx", "anyio", "h11", "http", "socket", "requests", "urllib3", "asyncio"}
 
