@@ -15,6 +15,7 @@ import pytest
 
 from conformance.client import StripeClient
 from conformance.violation import expect_ok
+from conformance.waiting import CLOCKS, waiting
 
 __all__ = ["CLOCK", "Clock"]
 
@@ -68,7 +69,8 @@ class Clock:
                 f"time must pass by {seconds} s, more than --spt-max-wait {self.max_wait:g} s, and the "
                 "target has no clock extension"
             )
-        time.sleep(seconds)
+        with waiting(CLOCKS, f"waiting {seconds} s for time to pass on the target (no clock extension)"):
+            time.sleep(seconds)
 
     def pass_beyond(self, moment: int) -> None:
         """Make the target's now reach `moment` (plus a second for rounding)."""

@@ -1,227 +1,165 @@
-"""Observing a target's events: pushed to the suite's webhook receiver, or pulled from /v1/events.
+"""Observing a target's events: waiting for what must arrive, and expecting what must not.
 
-Theory of operation. A test asks two questions of events: "did this arrive?" (`wait_for`, which
-returns as soon as it has) and "what arrived, all told?" (`settle`, which returns once nothing new
-about the object has come for a quiet period; that is how "exactly once" and "nothing for the
-other seller" are proved). Other tests run at the same time against the same accounts, so an
-event is matched by the id of its `data.object`, never by position.
+Theory of operation. A test asks two kinds of question of events. "Did this arrive?"
+(`EventLog.wait_for`) returns the moment it has. "Exactly once" and "nothing about this object"
+cannot be answered without waiting for quiet, so the test registers them as expectations
+(`expect_count`, `expect_none`, `expect`) and goes on; the run's `EventWatch` judges them all
+after one final quiet period and reports each verdict for the test and requirement that made it.
 
-Push: the first test that uses events creates one webhook endpoint per account (enabled_events
-`*`) pointing at the receiver; the endpoints last for the pytest process and are deleted at its
-end. Pull: `GET /v1/events`, newest first, paged back only as far as the newest event that
-existed when the test began, so a busy account is not read from the start each time.
+A missing event is waited for once per run: after a wait for an event type to a role has run
+its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
+arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
 
-Replaying a recording, time is virtual: a pause adds to the clock instead of sleeping. Pushed
-deliveries are all in the receiver before the test starts, so nothing is waited for (no quiet
-period); pulled events come from recorded polls, so the waits run their course in virtual time,
-polling as a live run would.
+The watch hands each test's log a source (`conformance.event_sources`: pushed or pulled) and a
+timeline (`conformance.waiting`): a replay hands a virtual one, so nothing here knows whether it
+is live or replayed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
 
 import pytest
 
-from conformance.client import Journal, StripeClient
-from conformance.receiver import Delivery, Receiver
+from conformance.client import Journal
+from conformance.endpoints import WebhookEndpoints
+from conformance.event_sources import EventSource, ObservedEvent, PullSource, PushSource, Via
+from conformance.expectations import Expectation, Expectations, Judgement
 from conformance.session import RunState
-from conformance.target import Target
-from conformance.violation import LEDGER, Violation, expect, expect_ok
+from conformance.violation import LEDGER, Violation
+from conformance.waiting import EVENTS, Timeline, waiting
 
-__all__ = [
-    "EVENTS",
-    "WEBHOOK_ENDPOINTS",
-    "Endpoint",
-    "EventLog",
-    "ObservedEvent",
-    "WebhookEndpoints",
-    "choose_mode",
-    "create_endpoint",
-]
+__all__ = ["EventLog", "EventWatch"]
 
-EVENTS = "/v1/events"
-WEBHOOK_ENDPOINTS = "/v1/webhook_endpoints"
-Via = Literal["push", "pull"]
-_PAGE = 100
-_MAX_PAGES = 20
+Report = Callable[[Expectation, "Violation | None"], None]
 
 
-@dataclass(frozen=True)
-class ObservedEvent:
-    """One event as one account saw it."""
-
-    role: str
-    event: Mapping[str, Any]
-    via: Via
-    observed_at: float  # time.monotonic() when the suite first saw it
-    delivery: Delivery | None = None  # push: the first delivery of it
-
-    @property
-    def id(self) -> str:
-        return str(self.event.get("id"))
-
-    @property
-    def type(self) -> str:
-        return str(self.event.get("type"))
-
-    @property
-    def data_object(self) -> Mapping[str, Any]:
-        data = self.event.get("data")
-        obj = data.get("object") if isinstance(data, Mapping) else None
-        return obj if isinstance(obj, Mapping) else {}
-
-    @property
-    def object_id(self) -> str | None:
-        identifier = self.data_object.get("id")
-        return identifier if isinstance(identifier, str) else None
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A webhook endpoint the suite created on the target, and its path on the receiver."""
-
-    role: str
-    name: str
-    id: str
-    secret: str
-    url: str
-    created: Mapping[str, Any]  # the creation response, the only one that shows the secret
-
-
-def choose_mode(target: Target, option: str) -> tuple[Via | None, str]:
-    """How to observe events on `target` given --spt-events; with the reason when impossible."""
-    push, pull = target.has("webhook_endpoints"), target.has("events")
-    if option == "push":
-        return ("push", "") if push else (None, "the target offers no webhook endpoints (--spt-events push)")
-    if option == "pull":
-        return ("pull", "") if pull else (None, "the target offers no GET /v1/events (--spt-events pull)")
-    if push:
-        return "push", ""
-    if pull:
-        return "pull", ""
-    return None, "the target offers neither webhook endpoints nor GET /v1/events"
-
-
-def create_endpoint(
-    client: StripeClient,
-    receiver: Receiver,
-    *,
-    enabled_events: Iterable[str] = ("*",),
-    requirement: str = "SPT-EVT-010",
-    fail_first: int = 0,
-    delay: float = 0.0,
-) -> Endpoint:
-    """Open a path on the receiver and register it on the target as the client's account."""
-    name = f"{client.role}-{uuid.uuid4().hex[:12]}"
-    url = receiver.register(name, role=client.role, fail_first=fail_first, delay=delay)
-    exchange = client.post(WEBHOOK_ENDPOINTS, {"url": url, "enabled_events": list(enabled_events)})
-    body = expect_ok(exchange, requirement, object_type="webhook_endpoint")
-    secret = body.get("secret")
-    expect(
-        isinstance(secret, str) and secret.startswith("whsec_") and isinstance(body.get("id"), str),
-        requirement,
-        received=f"id {body.get('id')!r}, secret {'a ' + type(secret).__name__ if secret else 'missing'}"
-        + (" not starting with whsec_" if isinstance(secret, str) and not secret.startswith("whsec_") else ""),
-        expected="an id and a whsec_ signing secret in the creation response",
-        tip="the creation response is the only place the signing secret is shown; without it nothing can be verified",
-        exchanges=[exchange],
-    )
-    assert isinstance(secret, str)
-    receiver.set_secret(name, secret)
-    return Endpoint(client.role, name, str(body["id"]), secret, url, body)
-
-
-class WebhookEndpoints:
-    """The session's endpoints, one per account, made on first need and deleted at the end.
-
-    `scope` is entered around their requests: a recording keeps them with the session's traffic,
-    not the test's that happened to need them first, so any test can be replayed on its own.
-    """
+class EventWatch:
+    """The run's events: how they are read, the deferred expectations, and the run's patience."""
 
     def __init__(
         self,
         run: RunState,
-        receiver: Receiver,
-        scope: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
-    ) -> None:
-        self.run = run
-        self.receiver = receiver
-        self.scope = scope or contextlib.nullcontext
-        self._by_role: dict[str, Endpoint] = {}
-        self._lock = threading.Lock()
-
-    def ensure(self, client: StripeClient) -> Endpoint:
-        with self._lock:
-            if client.role not in self._by_role:
-                with self.scope():
-                    self._by_role[client.role] = create_endpoint(client, self.receiver)
-            return self._by_role[client.role]
-
-    def get(self, role: str) -> Endpoint | None:
-        with self._lock:
-            return self._by_role.get(role)
-
-    def close(self) -> None:
-        """Delete every endpoint made; a failure here is the target's problem, not a test's."""
-        with self._lock:
-            made, self._by_role = list(self._by_role.values()), {}
-        accounts = {a.role: a for a in self.run.target.accounts}
-        for endpoint in made:
-            client = self.run.client(accounts[endpoint.role], Journal())
-            # Best effort at session end: the target may already be gone.
-            with contextlib.suppress(Exception), self.scope():
-                client.delete(f"{WEBHOOK_ENDPOINTS}/{endpoint.id}")
-
-
-class EventLog:
-    """The `events` fixture: what the test's accounts received, by push or by pull."""
-
-    def __init__(
-        self,
-        run: RunState,
-        journal: Journal,
         *,
         mode: Via | None,
-        reason: str = "",
+        timeline: Timeline,
         endpoints: WebhookEndpoints | None = None,
-        replay: bool = False,
+        reason: str = "",
     ) -> None:
         if mode == "push" and endpoints is None:
             raise ValueError("push needs the session's webhook endpoints")
         self.run = run
-        self.journal = journal
         self.mode = mode
         self.reason = reason
+        self.timeline = timeline
         self.endpoints = endpoints
         self.max_wait = run.options.wait_limit
         embedded = run.target.embedded
         self.quiet = (0.2 if mode == "push" else 0.5) if embedded else (3.0 if mode == "push" else 5.0)
         if run.options.quick:
             self.quiet /= 2  # a smoke run trades some certainty about late duplicates for speed
-        self.replay = replay
-        if replay and mode == "push":
-            self.quiet = 0.0  # every delivery the recording got is in the receiver already
-        self._virtual = time.monotonic()
+        if timeline.virtual and mode == "push":
+            self.quiet = 0.0  # a replay's receiver holds every delivery the recording got
         self.poll_interval = 0.05 if embedded else 1.0
-        self._clients = {a.role: run.client(a, journal) for a in run.target.accounts}
-        self._pulled: dict[str, dict[str, ObservedEvent]] = {}
-        self._pushed: dict[str, ObservedEvent] = {}  # keyed by endpoint name + event id
-        self._floor: dict[str, int | None] = {}  # pull: created of the newest event before the test
+        self.expectations = Expectations()
+        self._starved: set[tuple[str, str]] = set()  # (role, event type) a full wait found missing
+        self._silent = False  # a full wait ran out and the run has never received any event at all
+        self._fed = False  # some awaited event has arrived in this run
+        self._whole: EventSource | None = None  # every event of the run, for the final judgement
+        self._lock = threading.Lock()
+
+    def source(self) -> EventSource | None:
+        """A new reader of the events (None when the target offers no way to observe them)."""
+        if self.mode == "push":
+            assert self.endpoints is not None
+            return PushSource(self.endpoints, self.timeline)
+        if self.mode == "pull":
+            return PullSource(self.timeline, poll_interval=self.poll_interval)
+        return None
+
+    def log(self, journal: Journal, test: str = "") -> EventLog:
+        """The `events` fixture of one test, started."""
+        return EventLog(self, journal, test=test).start()
+
+    # ------------------------------------------------------------------ patience
+    def patience(self, role: str, event_type: str) -> float:
+        """How long to wait for an event: the full --max-wait, unless the run has learnt that it
+        does not come. A server that has sent nothing at all gets one look; one that has not sent
+        this kind of event, a quiet period."""
+        with self._lock:
+            if self._silent:
+                return 0.0
+            starved = (role, event_type) in self._starved
+        return min(self.max_wait, max(self.quiet, 1.0)) if starved else self.max_wait
+
+    def starved(self, role: str, event_type: str, *, fed: bool) -> None:
+        with self._lock:
+            if fed:
+                self._fed, self._silent = True, False
+                self._starved.discard((role, event_type))
+            else:
+                self._starved.add((role, event_type))
+                self._silent = not self._fed
+
+    # ------------------------------------------------------------------ the end of the run
+    def about(self, role: str, object_id: str) -> list[ObservedEvent]:
+        """Every event about `object_id` that reached `role` during the run, first seen first."""
+        with self._lock:
+            if self._whole is None:
+                self._whole = self.source()
+                assert self._whole is not None
+                clients = {a.role: self.run.client(a, Journal()) for a in self.run.target.accounts}
+                self._whole.start(clients, from_start=True)
+            whole = self._whole
+        found = [e for e in whole.collect(role) if e.object_id == object_id]
+        return sorted(found, key=lambda e: e.observed_at)
+
+    def close(self, report: Report) -> int:
+        """After one quiet period, judge every expectation and `report` each verdict; say how many."""
+        if not len(self.expectations):
+            return 0
+        self._final_quiet()
+        results = self.expectations.judge()
+        for expectation, violation in results:
+            report(expectation, violation)
+        return len(results)
+
+    def _final_quiet(self) -> None:
+        """Wait until nothing new has arrived for a quiet period (at most --spt-max-wait)."""
+        count = len(self.expectations)
+        what = f"waiting {self.quiet:g} s of quiet for late or duplicate events ({count} expectations)"
+        with waiting(EVENTS, what):
+            if self.mode != "push" or self.timeline.virtual:
+                self.timeline.sleep(self.quiet)
+                return
+            assert self.endpoints is not None
+            receiver = self.endpoints.receiver
+            deadline = self.timeline.now() + max(self.max_wait, self.quiet)
+            while self.timeline.now() < deadline:
+                if not receiver.changes(min(self.quiet, deadline - self.timeline.now())):
+                    return
+
+
+class EventLog:
+    """The `events` fixture: what the test's accounts received, and what it expects of the rest."""
+
+    def __init__(self, watch: EventWatch, journal: Journal, *, test: str = "") -> None:
+        self.watch = watch
+        self.journal = journal
+        self.test = test
+        self.source = watch.source()
+        self._clients = {a.role: watch.run.client(a, journal) for a in watch.run.target.accounts}
         self._reported: set[tuple[str, str, int]] = set()
-        self._cursor = 0  # push: deliveries before the test began cannot be about its objects
-        self._last_arrival: dict[str, float] = {}  # push: when the role's endpoint last got anything
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
-        return self.mode is not None
+        return self.source is not None
+
+    @property
+    def mode(self) -> Via | None:
+        return self.watch.mode
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -229,21 +167,11 @@ class EventLog:
 
     def start(self) -> EventLog:
         """Before the test acts: make the endpoints (push) or note where the lists end (pull)."""
-        if self.mode == "push":
-            assert self.endpoints is not None
-            for client in self._clients.values():
-                self.endpoints.ensure(client)
-            self._cursor = self.endpoints.receiver.floor()
-        elif self.mode == "pull":
-            for role, client in self._clients.items():
-                exchange = client.get(EVENTS, {"limit": 1})
-                body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
-                newest = body.get("data") or [{}]
-                created = newest[0].get("created") if isinstance(newest[0], Mapping) else None
-                self._floor[role] = created if isinstance(created, int) else None
+        if self.source is not None:
+            self.source.start(self._clients)
         return self
 
-    # ------------------------------------------------------------------ the two questions
+    # ------------------------------------------------------------------ waiting
     def wait_for(
         self,
         role: str,
@@ -256,144 +184,117 @@ class EventLog:
     ) -> list[ObservedEvent]:
         """Wait until `count` events of `event_type` about `object_id` reached `role`.
 
-        Returns them (all that arrived, which may be more). If fewer came within `timeout`
-        (default --spt-max-wait): raise a Violation of `requirement`, or return what did.
+        Returns them (all that arrived, which may be more) the moment they have. If fewer came
+        within `timeout` (default: the run's patience for this event): raise a Violation of
+        `requirement`, or return what did.
         """
-        self._require_source()
-        limit = self.max_wait if timeout is None else timeout
-        deadline = self._now() + limit
-        while True:
-            found = self._matching(role, object_id, event_type)
-            remaining = deadline - self._now()
-            if len(found) >= count or remaining <= 0:
-                break
-            self._pause(remaining)
+        source = self._require_source()
+        timeline = self.watch.timeline
+        limit = self.watch.patience(role, event_type) if timeout is None else timeout
+        deadline = timeline.now() + limit
+        what = f"waiting up to {limit:g} s for {event_type} to {role}"
+        with waiting(EVENTS, what):
+            while True:
+                found = self._matching(source, role, object_id, event_type)
+                remaining = deadline - timeline.now()
+                if len(found) >= count or remaining <= 0:
+                    break
+                source.pause(remaining)
+        if timeout is None:
+            self.watch.starved(role, event_type, fed=len(found) >= count)
+        if requirement is not None and len(found) >= count:
+            LEDGER.hold(requirement)
         if len(found) < count and requirement is not None:
+            shortened = limit < self.watch.max_wait and timeout is None
             raise Violation(
                 requirement,
                 received=f"{len(found)} {event_type} event(s) about {object_id} reached the {role} "
-                f"within {limit:g} s ({self._how(role)})",
+                f"within {limit:g} s ({source.describe(role)})"
+                + ("; an earlier wait for this event type ran its full time and none came" if shortened else ""),
                 expected=f"at least {count}",
                 tip="events are matched by data.object.id; check that the event is recorded for this account "
                 "and that its data.object is the token",
             )
-        if requirement is not None:
-            LEDGER.hold(requirement)
         return found
 
-    def settle(self, role: str, object_id: str, *, quiet: float | None = None) -> list[ObservedEvent]:
-        """Every event about `object_id` that reached `role`, once none new came for `quiet` s.
-
-        Pushed, it also waits (up to five quiet periods) for the role's endpoint as a whole to
-        fall silent: a server behind on its deliveries is still sending other events, and what
-        it owes about this object may be queued behind them.
-        """
-        self._require_source()
-        quiet = self.quiet if quiet is None else quiet
-        if self.replay and self.mode == "push":
-            quiet = 0.0
-        started = self._now()
-        deadline = started + max(self.max_wait, quiet)
-        seen, last_change = -1, started
-        while True:
-            found = self._matching(role, object_id, None)
-            now = self._now()
-            if len(found) != seen:
-                seen, last_change = len(found), now
-            calm = now - last_change
-            busy = self.mode == "push" and now - self._last_arrival.get(role, 0.0) < quiet
-            if (calm >= quiet and not busy) or calm >= 5 * quiet or now >= deadline:
-                return found
-            self._pause(min(quiet, deadline - now))
-
-    # ------------------------------------------------------------------ observing
     def observed(self, role: str) -> list[ObservedEvent]:
-        """Everything seen so far for `role` (without waiting or polling)."""
-        with self._lock:
-            if self.mode == "pull":
-                return list(self._pulled.get(role, {}).values())
-            return [e for e in self._push_events() if e.role == role]
+        """Everything seen so far for `role`, without waiting."""
+        source = self._require_source()
+        return source.collect(role)
 
-    def _require_source(self) -> None:
-        if self.mode is None:
-            pytest.skip(self.reason or "the target offers no event source")
+    def about(self, role: str, object_id: str) -> list[ObservedEvent]:
+        """Every event about `object_id` that reached `role` in the whole run; meant for a
+        judgement, which runs after the final quiet period."""
+        return self.watch.about(role, object_id)
 
-    def _how(self, role: str) -> str:
-        if self.mode == "push" and self.endpoints is not None:
-            endpoint = self.endpoints.get(role)
-            return f"pushed to {endpoint.url}" if endpoint else "no webhook endpoint"
-        return "pulled from GET /v1/events"
+    # ------------------------------------------------------------------ expecting
+    def expect(self, requirement: str, judge: Judgement, *, about: str = "") -> None:
+        """Judge `judge()` (a Violation, or None) after the run's final quiet period, for this test."""
+        self._require_source()
+        self.watch.expectations.add(Expectation(self.test, requirement, judge, about))
 
-    def _matching(self, role: str, object_id: str, event_type: str | None) -> list[ObservedEvent]:
-        if self.mode == "pull":
-            self._poll(role, event_type)
-        with self._lock:
-            events = self._pulled.get(role, {}).values() if self.mode == "pull" else self._push_events()
-            found = [
-                e
-                for e in events
-                if e.role == role and e.object_id == object_id and (event_type is None or e.type == event_type)
-            ]
+    def expect_count(
+        self,
+        role: str,
+        object_id: str,
+        event_type: str,
+        count: int,
+        requirement: str,
+        *,
+        what: str = "",
+        tip: str = "",
+    ) -> None:
+        """At the end of the run, exactly `count` events of `event_type` about `object_id` reached `role`."""
+
+        def judge() -> Violation | None:
+            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
+            if len(got) == count:
+                return None
+            return Violation(
+                requirement,
+                received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "
+                f"by the end of the run: {[e.id for e in got]}",
+                expected=f"exactly {count}" + (f" ({what})" if what else ""),
+                tip=tip or "send each event once to each party it concerns; events are matched by data.object.id",
+            )
+
+        self.expect(requirement, judge, about=f"{event_type} about {object_id} to the {role}")
+
+    def expect_none(
+        self,
+        role: str,
+        object_id: str,
+        requirement: str,
+        *,
+        types: Sequence[str] = (),
+        expected: str = "no event",
+        tip: str = "",
+    ) -> None:
+        """At the end of the run, no event (of `types`, if given) about `object_id` reached `role`."""
+
+        def judge() -> Violation | None:
+            got = [e for e in self.watch.about(role, object_id) if not types or e.type in types]
+            if not got:
+                return None
+            return Violation(
+                requirement,
+                received=f"the {role} received {[e.type for e in got]} about {object_id}",
+                expected=expected,
+                tip=tip,
+            )
+
+        self.expect(requirement, judge, about=f"nothing about {object_id} to the {role}")
+
+    # ------------------------------------------------------------------ reading
+    def _require_source(self) -> EventSource:
+        if self.source is None:
+            pytest.skip(self.watch.reason or "the target offers no event source")
+        return self.source
+
+    def _matching(self, source: EventSource, role: str, object_id: str, event_type: str) -> list[ObservedEvent]:
+        found = [e for e in source.collect(role, event_type) if e.object_id == object_id]
         self._report_findings(found)
         return sorted(found, key=lambda e: e.observed_at)
-
-    def _now(self) -> float:
-        return self._virtual if self.replay else time.monotonic()
-
-    def _pause(self, remaining: float) -> None:
-        if self.replay:
-            step = 0.5 if self.mode == "push" else self.poll_interval
-            self._virtual += max(min(remaining, step), 0.001)
-            return
-        if self.mode == "push" and self.endpoints is not None:
-            self.endpoints.receiver.changes(min(remaining, 0.5))
-        else:
-            time.sleep(max(0.0, min(remaining, self.poll_interval)))
-
-    def _push_events(self) -> list[ObservedEvent]:
-        assert self.endpoints is not None
-        names: dict[str, str] = {}
-        for role in self._clients:
-            endpoint = self.endpoints.get(role)
-            if endpoint is not None:
-                names[endpoint.name] = role
-        with self._lock:
-            deliveries = self.endpoints.receiver.deliveries()
-            fresh, self._cursor = deliveries[self._cursor :], len(deliveries)
-            for delivery in fresh:
-                owner = names.get(delivery.endpoint)
-                if owner is not None:
-                    self._last_arrival[owner] = max(self._last_arrival.get(owner, 0.0), delivery.received_monotonic)
-                event = delivery.event if owner is not None else None
-                if owner is None or event is None or not isinstance(event.get("id"), str):
-                    continue
-                key = f"{delivery.endpoint}/{event['id']}"
-                if key not in self._pushed:
-                    self._pushed[key] = ObservedEvent(owner, event, "push", delivery.received_monotonic, delivery)
-            return list(self._pushed.values())
-
-    def _poll(self, role: str, event_type: str | None) -> None:
-        """Read the role's newest events, back to where its list stood when the test began."""
-        client = self._clients[role]
-        floor = self._floor.get(role)
-        params: dict[str, Any] = {"limit": _PAGE}
-        if event_type is not None:
-            params["type"] = event_type
-        for _ in range(_MAX_PAGES):
-            exchange = client.get(EVENTS, params)
-            body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
-            page = [e for e in body.get("data") or [] if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
-            now = time.monotonic()
-            with self._lock:
-                known = self._pulled.setdefault(role, {})
-                for event in page:
-                    known.setdefault(event["id"], ObservedEvent(role, dict(event), "pull", now))
-            older = [
-                e for e in page if isinstance(e.get("created"), int) and floor is not None and e["created"] < floor
-            ]
-            if not page or not body.get("has_more") or older:
-                return
-            params["starting_after"] = page[-1]["id"]
 
     def _report_findings(self, events: Iterable[ObservedEvent]) -> None:
         """What the body checks found in deliveries this test looked at goes into its journal."""

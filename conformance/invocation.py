@@ -111,6 +111,10 @@ def pytest_arguments(
         "-p",
         "no:cacheprovider",
         "--strict-markers",
+        # No assertion rewriting: the suite judges through conformance.violation, and pytest would
+        # rewrite every module of every plugin's distribution (Schemathesis, Hypothesis, this one)
+        # on each run where bytecode is not written (PYTHONDONTWRITEBYTECODE, read-only installs).
+        "--assert=plain",
         "--spt-target",
         str(target_file),
         "--hypothesis-seed",

@@ -81,6 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the SPT requirement IDs this test proves")
     config.addinivalue_line("markers", "uses(*ids): SPT requirements this test relies on as set-up steps")
+    config.addinivalue_line("markers", "smoke: always part of the --quick profile (it catches what others miss)")
     target_file = config.getoption("--spt-target", default=None)
     if not target_file:
         return
@@ -147,12 +148,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:
-    """The --quick profile: for each requirement one test that names it, and no more, so that every
+    """The --quick profile: every test marked `smoke` (it catches what the others miss), then for
+    each requirement still uncovered one test that names it, and no more, so that every
     requirement is still checked once. Tests that name fewer requirements are chosen first: a test
     written for a requirement checks it surely, a generated test that names many may not reach it
     in a few examples. Deterministic, so every xdist worker keeps the same tests."""
     covered: set[str] = set()
     kept: set[int] = set()
+    for index, item in enumerate(items):
+        if item.get_closest_marker("smoke") is not None:
+            kept.add(index)
+            covered |= set(requirement_ids(item)) & selected
     ranked = sorted(range(len(items)), key=lambda i: (len(set(requirement_ids(items[i])) & selected), i))
     for index in ranked:
         ids = set(requirement_ids(items[index])) & selected

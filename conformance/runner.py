@@ -51,6 +51,7 @@ from conformance.invocation import (
 from conformance.options import RunOptions, problems
 from conformance.preflight import TargetUnusable, preflight
 from conformance.progress import Progress
+from conformance.ratelimit import STRIPE_TEST_MODE_RATE
 from conformance.reports.model import shown_url
 from conformance.spec import Spec, SpecError, default_spec
 from conformance.target import Target, TargetError, load_target, target_from_mapping
@@ -225,7 +226,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
                 request, target_file, suite=request.suite, reference=target.embedded, workdir=workdir, seed=seed
             )
             stack.enter_context(hypothesis_storage(workdir / "hypothesis"))
-            progress = Progress(out, live=live)
+            progress = Progress(out, live=live, rate=STRIPE_TEST_MODE_RATE if target.is_stripe else None)
             catcher = ReportCatcher()
             code = pytest.main(args, plugins=[progress, catcher])
             exit_code = conclude(int(code), progress, catcher.report, request, out)

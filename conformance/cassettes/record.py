@@ -43,8 +43,8 @@ from conformance.cassettes.format import TRANSPORT_HEADERS, YamlSerializer, befo
 from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
 from conformance.clock import Clock
+from conformance.deliveries import Delivery, DeliveryLog
 from conformance.verdicts import fold_outcome
-from conformance.receiver import Delivery, Receiver
 from conformance.reports.model import shown_url
 from conformance.session import RunState
 from conformance.verdicts import RequirementResult
@@ -163,7 +163,7 @@ class Recorder:
         self.scrubber = Scrubber(state.target.secrets())
         self.router = Router(state.target.base_url, replaying=False)
         self.staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-recording-", dir=directory.parent))
-        self.receiver: Receiver | None = None
+        self.receiver: DeliveryLog | None = None
         self.entries: list[TestEntry] = []
         self.exchanges = 0
         self.deliveries = 0
@@ -185,7 +185,7 @@ class Recorder:
         if not self._finished:
             shutil.rmtree(self.staging, ignore_errors=True)
 
-    def attach_receiver(self, receiver: Receiver) -> None:
+    def attach_receiver(self, receiver: DeliveryLog) -> None:
         self.receiver = receiver
         self._cut = len(receiver.deliveries())
 

@@ -29,7 +29,8 @@ from conformance.cassettes.play import ReplayCassette, ReplayMiss
 from conformance.cassettes.scrub import Scrubber
 from conformance.client import StripeClient
 from conformance.clock import Clock
-from conformance.receiver import Receiver
+from conformance.cassettes.replay_receiver import ReplayReceiver
+from conformance.deliveries import DeliveryLog
 from conformance.session import RunState
 
 __all__ = ["ReplayClock", "Replayer"]
@@ -71,7 +72,7 @@ class Replayer:
         self.router = Router(state.target.base_url, replaying=True, blocked=self._blocked)
         self.cassettes = {entry.test: entry.cassette for entry in manifest.tests}
         self.clock_volatile = not state.target.has("clock")
-        self.receiver: Receiver | None = None
+        self.receiver: ReplayReceiver | None = None
         self.misses: list[str] = []
         self._current: ReplayCassette | None = None
         self._injected = False
@@ -115,7 +116,9 @@ class Replayer:
         if kind == "url" and self.receiver is not None and "/hooks/" in mine and "/hooks/" in recorded:
             self.receiver.alias(recorded.rsplit("/hooks/", 1)[1], mine.rsplit("/hooks/", 1)[1])
 
-    def attach_receiver(self, receiver: Receiver) -> None:
+    def attach_receiver(self, receiver: DeliveryLog) -> None:
+        if not isinstance(receiver, ReplayReceiver):
+            raise TypeError(f"a replay feeds a ReplayReceiver, not a {type(receiver).__name__}")
         self.receiver = receiver
         for name, secret in self._session_endpoints():
             receiver.learn_secret(name, secret)

@@ -114,9 +114,7 @@ def replay_outcome(
             args = pytest_arguments(
                 options, target_file, suite=request.suite, reference=reference, workdir=workdir, seed=manifest.seed or 0
             )
-            # No assertion rewriting: the suite judges through conformance.violation, and rewriting
-            # every module of the suite's dependencies again costs more than a replay of a module.
-            args[-2:-2] = ["--spt-replay", str(request.directory), "--assert=plain"]
+            args[-2:-2] = ["--spt-replay", str(request.directory)]
             stack.enter_context(hypothesis_storage(workdir / "hypothesis"))
             progress = Progress(out, live=live)
             catcher = ReportCatcher()

@@ -30,7 +30,7 @@ import pytest
 
 from conformance.client import StripeClient
 from conformance.clock import Clock
-from conformance.receiver import Receiver
+from conformance.deliveries import DeliveryLog
 
 __all__ = [
     "FORMAT",
@@ -64,7 +64,7 @@ class CassetteSession(Protocol):
     @property
     def replaying(self) -> bool: ...
 
-    def attach_receiver(self, receiver: Receiver) -> None: ...
+    def attach_receiver(self, receiver: DeliveryLog) -> None: ...
 
     def session_scope(self) -> contextlib.AbstractContextManager[None]: ...
 

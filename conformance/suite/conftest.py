@@ -1,25 +1,38 @@
 """Fixtures of the conformance suite: the accounts, the clock, the scenario vocabulary, events.
 
 When the run records or replays (`spt-conformance run --record`, `spt-conformance replay`), the
-fixtures that touch time and webhooks ask `cassette_session` how: a replay's receiver listens on
-no port, its clock does not sleep, and its events are not waited for.
+fixtures that touch time and webhooks ask `cassette_session` how: a replay gets a receiver that
+listens on no port, a clock that does not sleep and an event watch on virtual time. The event
+watch judges the run's deferred expectations when the session ends, and hands each verdict to
+the plugin for the test that made it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import time
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
+from conformance import waiting
+from conformance.cassettes.replay_receiver import ReplayReceiver
 from conformance.cassettes.session import CassetteSession, cassette_session
 from conformance.client import Journal, StripeClient
 from conformance.clock import Clock
-from conformance.events import EventLog, WebhookEndpoints, choose_mode
-from conformance.plugin import JOURNAL_KEY, run_state
-from conformance.receiver import Receiver, scan_delivery
+from conformance.deliveries import DeliveryLog, scan_delivery
+from conformance.endpoints import WebhookEndpoints
+from conformance.event_sources import choose_mode
+from conformance.events import EventLog, EventWatch
+from conformance.expectations import Expectation
+from conformance.plugin import JOURNAL_KEY, report_late, run_state
+from conformance.progress import TIME_PROPERTY
+from conformance.receiver import Receiver
 from conformance.scenario import Scenario
 from conformance.session import RunState
 from conformance.violation import Violation, ViolationGroup
+from conformance.waiting import RealTime, VirtualTime
 
 
 @pytest.fixture(scope="session")
@@ -88,15 +101,18 @@ def spt(spt_run: RunState, agent: StripeClient, seller: StripeClient, journal: J
 
 
 @pytest.fixture(scope="session")
-def webhook_receiver(request: pytest.FixtureRequest, spt_run: RunState) -> Iterator[Receiver]:
+def webhook_receiver(request: pytest.FixtureRequest, spt_run: RunState) -> Iterator[DeliveryLog]:
     """The process's webhook receiver; every delivery's body is scanned like a response."""
     session: CassetteSession | None = cassette_session(request.config)
-    receiver = Receiver(
-        public_url=spt_run.options.public_url,
-        port=spt_run.options.receiver_port or 0,
-        inspect=lambda delivery: scan_delivery(delivery, spt_run.context),
-        replay=session is not None and session.replaying,
-    )
+    receiver: DeliveryLog
+    if _replaying(request):
+        receiver = ReplayReceiver(inspect=lambda delivery: scan_delivery(delivery, spt_run.context))
+    else:
+        receiver = Receiver(
+            public_url=spt_run.options.public_url,
+            port=spt_run.options.receiver_port or 0,
+            inspect=lambda delivery: scan_delivery(delivery, spt_run.context),
+        )
     with receiver:
         if session is not None:
             session.attach_receiver(receiver)
@@ -105,7 +121,7 @@ def webhook_receiver(request: pytest.FixtureRequest, spt_run: RunState) -> Itera
 
 @pytest.fixture(scope="session")
 def webhook_endpoints(
-    request: pytest.FixtureRequest, spt_run: RunState, webhook_receiver: Receiver
+    request: pytest.FixtureRequest, spt_run: RunState, webhook_receiver: DeliveryLog
 ) -> Iterator[WebhookEndpoints]:
     """One endpoint per account (enabled_events *), made by the first test that needs events."""
     session = cassette_session(request.config)
@@ -114,10 +130,49 @@ def webhook_endpoints(
     endpoints.close()
 
 
-@pytest.fixture
-def events(request: pytest.FixtureRequest, spt_run: RunState, journal: Journal) -> EventLog:
-    """The events the test's accounts receive, pushed or pulled as the target allows."""
+@pytest.fixture(scope="session")
+def event_watch(request: pytest.FixtureRequest, spt_run: RunState) -> Iterator[EventWatch]:
+    """The run's events; its expectations are judged when the session ends, before the
+    endpoints go (this fixture is torn down first, having asked for them)."""
     mode, reason = choose_mode(spt_run.target, spt_run.options.events)
     endpoints = request.getfixturevalue("webhook_endpoints") if mode == "push" else None
-    replay = _replaying(request)
-    return EventLog(spt_run, journal, mode=mode, reason=reason, endpoints=endpoints, replay=replay).start()
+    timeline = VirtualTime() if _replaying(request) else RealTime()
+    watch = EventWatch(spt_run, mode=mode, timeline=timeline, endpoints=endpoints, reason=reason)
+    yield watch
+
+    def report(expectation: Expectation, violation: Violation | None) -> None:
+        report_late(request.config, expectation.test, expectation.requirement, violation)
+
+    session = cassette_session(request.config)
+    with session.session_scope() if session is not None else contextlib.nullcontext():
+        watch.close(report)
+
+
+@pytest.fixture
+def events(request: pytest.FixtureRequest, event_watch: EventWatch, journal: Journal) -> EventLog:
+    """The events the test's accounts receive, pushed or pulled as the target allows."""
+    return event_watch.log(journal, request.node.nodeid)
+
+
+@pytest.fixture
+def max_wait(spt_run: RunState) -> float:
+    """The longest a test may wait for real time to pass or an event to arrive."""
+    return spt_run.options.wait_limit
+
+
+_spent_before: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """The teardown report carries where this process's time went since the previous one."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.when != "teardown":
+        return
+    now = {**waiting.spent(), "cpu": time.process_time()}
+    split = {kind: seconds - _spent_before.get(kind, 0.0) for kind, seconds in now.items()}
+    _spent_before.update(now)
+    journal = item.stash.get(JOURNAL_KEY, None)
+    split["requests"] = sum(e.elapsed_ms for e in journal.exchanges) / 1000 if journal is not None else 0.0
+    report.user_properties.append((TIME_PROPERTY, split))

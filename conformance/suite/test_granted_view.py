@@ -57,6 +57,15 @@ def test_granted_view_usage_limits_equal_issued(spt: Scenario) -> None:
     expect_equal(
         field(granted, "usage_limits"), field(issued, "usage_limits"), "SPT-GRT-002", what="granted usage_limits"
     )
+    # After a payment too: the limits are the cap as issued, never what is left of it.
+    expect_ok(spt.pay(token.id, 1000), "SPT-USE-001", object_type="payment_intent")
+    issued, granted = spt.views(token.id)
+    expect_equal(
+        field(granted, "usage_limits"),
+        field(issued, "usage_limits"),
+        "SPT-GRT-002",
+        what="granted usage_limits after a payment of 1000 of 4321",
+    )
 
 
 @pytest.mark.requirement("SPT-GRT-003")
@@ -164,6 +173,7 @@ def test_granted_view_deactivation_after_revoke_equals_issued(spt: Scenario) -> 
 
 
 @pytest.mark.requirement("SPT-GRT-008")
+@pytest.mark.smoke
 def test_granted_view_deactivation_after_consumption_equals_issued(spt: Scenario) -> None:
     token = spt.issue(max_amount=800)
     spt.pay_ok(token.id, 800)

@@ -21,7 +21,7 @@ import pytest
 from conformance.client import Exchange, StripeClient
 from conformance.events import EventLog
 from conformance.scenario import ISSUED, PAYMENT_INTENTS, Scenario, Token
-from conformance.violation import expect, expect_equal, expect_ok, expect_refused
+from conformance.violation import Violation, expect, expect_equal, expect_ok, expect_refused
 
 ISSUED_OBJECT = "shared_payment.issued_token"
 # What a refusal must not carry: the token's limits, usage, payment method or metadata.
@@ -194,14 +194,19 @@ def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: Ev
     if events.available:
         spt.revoke(token.id)
         events.wait_for("seller", "shared_payment.granted_token.deactivated", token.id, requirement="SPT-EVT-004")
-        for event in events.settle("seller", token.id):
-            body = event.delivery.body.decode("utf-8", "replace") if event.delivery else str(event.event)
-            expect(
-                original not in body,
-                "SPT-SEC-009",
-                received=f"the agent's PaymentMethod {original} in the seller's {event.type} event",
-                expected="no event to the seller names the agent's PaymentMethod",
-            )
+
+        def no_agent_payment_method() -> Violation | None:
+            for event in events.watch.about("seller", token.id):
+                body = event.delivery.body.decode("utf-8", "replace") if event.delivery else str(event.event)
+                if original in body:
+                    return Violation(
+                        "SPT-SEC-009",
+                        received=f"the agent's PaymentMethod {original} in the seller's {event.type} event",
+                        expected="no event to the seller names the agent's PaymentMethod",
+                    )
+            return None
+
+        events.expect("SPT-SEC-009", no_agent_payment_method, about=f"the seller's events about {token.id}")
 
 
 # ------------------------------------------------------------------ the seller's own objects

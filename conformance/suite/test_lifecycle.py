@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.client import Journal
-from conformance.lifecycle.machine import run_lifecycle
+from conformance.lifecycle.harness import run_lifecycle
 from conformance.lifecycle.plan import plan
 from conformance.plugin import run_state
 from conformance.scenario import Scenario

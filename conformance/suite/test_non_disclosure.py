@@ -19,8 +19,9 @@ import pytest
 
 from conformance.cardscan import find_card_data
 from conformance.client import Exchange, Journal
-from conformance.events import EVENTS, WEBHOOK_ENDPOINTS, EventLog
-from conformance.receiver import Receiver, mask_uuids
+from conformance.deliveries import DeliveryLog, mask_uuids
+from conformance.endpoints import EVENTS, WEBHOOK_ENDPOINTS
+from conformance.events import EventLog
 from conformance.scenario import PAYMENT_INTENTS, Scenario
 from conformance.scrub import SECRET, find_secrets
 from conformance.session import RunState
@@ -70,7 +71,7 @@ def full_flow(spt: Scenario, events: EventLog) -> str:
     return token.id
 
 
-def everything_seen(journal: Journal, events: EventLog, receiver: Receiver, token_id: str) -> Iterator[Seen]:
+def everything_seen(journal: Journal, events: EventLog, receiver: DeliveryLog, token_id: str) -> Iterator[Seen]:
     for exchange in list(journal.exchanges):
         yield Seen(exchange.describe(), exchange.response_text, exchange)
     if events.available:
@@ -84,7 +85,7 @@ def everything_seen(journal: Journal, events: EventLog, receiver: Receiver, toke
 
 
 @pytest.fixture
-def seen(spt: Scenario, events: EventLog, journal: Journal, webhook_receiver: Receiver) -> list[Seen]:
+def seen(spt: Scenario, events: EventLog, journal: Journal, webhook_receiver: DeliveryLog) -> list[Seen]:
     token_id = full_flow(spt, events)
     return list(everything_seen(journal, events, webhook_receiver, token_id))
 

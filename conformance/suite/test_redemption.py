@@ -178,6 +178,7 @@ def test_pay_charge_names_the_token(spt: Scenario) -> None:
 
 # ---------------------------------------------------------------------------- the cap
 @pytest.mark.requirement("SPT-USE-005")
+@pytest.mark.smoke
 def test_pay_over_headroom_is_refused_and_captures_nothing(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     spt.expect_use_refused(spt.pay(token.id, 1001), token.id, "SPT-USE-005", captured=0)
@@ -198,6 +199,7 @@ def test_pay_two_fitting_payments_never_exceed_cap(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-USE-006")
+@pytest.mark.smoke
 def test_pay_repeated_payments_total_stays_within_cap(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     succeeded = 0
@@ -229,6 +231,7 @@ def test_pay_in_other_currency_is_refused_and_captures_nothing(spt: Scenario) ->
 
 
 @pytest.mark.requirement("SPT-USE-009")
+@pytest.mark.smoke
 def test_pay_exactly_max_amount_consumes_token(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     exchange = spt.pay(token.id, 1000)
@@ -282,6 +285,7 @@ def test_pay_declined_card_answers_402_and_leaves_intent_unpaid(spt: Scenario) -
 
 
 @pytest.mark.requirement("SPT-USE-012")
+@pytest.mark.smoke
 def test_pay_declined_card_captures_nothing_and_token_stays_active(spt: Scenario) -> None:
     token = spt.issue_declining(max_amount=1000)
     spt.expect_use_refused(
@@ -313,6 +317,7 @@ def test_pay_with_unknown_spt_id_is_refused(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-USE-017")
+@pytest.mark.smoke
 def test_refund_does_not_restore_headroom(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     intent = spt.pay_ok(token.id, 600)

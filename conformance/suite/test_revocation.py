@@ -32,6 +32,7 @@ def revoked(spt: Scenario, token_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.requirement("SPT-REV-001")
+@pytest.mark.smoke
 def test_revoke_answers_token_deactivated_now_as_revoked(spt: Scenario) -> None:
     token = spt.issue()
     before = spt.clock.now()
@@ -54,6 +55,7 @@ def test_revoke_answers_token_deactivated_now_as_revoked(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-002")
+@pytest.mark.smoke
 @pytest.mark.uses("SPT-REV-001")
 def test_revoke_status_is_deactivated_not_revoked(spt: Scenario) -> None:
     token = spt.issue()
@@ -69,6 +71,7 @@ def test_revoke_status_is_deactivated_not_revoked(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-003")
+@pytest.mark.smoke
 @pytest.mark.uses("SPT-REV-001")
 def test_revoke_then_pay_is_refused_and_captures_nothing(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
@@ -78,6 +81,7 @@ def test_revoke_then_pay_is_refused_and_captures_nothing(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-004")
+@pytest.mark.smoke
 @pytest.mark.uses("SPT-REV-001")
 def test_revoke_shows_on_granted_view(spt: Scenario) -> None:
     token = spt.issue()
@@ -125,6 +129,7 @@ def test_revoke_consumed_token_is_refused_and_changes_nothing(spt: Scenario) -> 
 
 
 @pytest.mark.requirement("SPT-REV-006")
+@pytest.mark.smoke
 def test_deactivation_of_consumed_token_never_changes(spt: Scenario) -> None:
     token = spt.issue(max_amount=500)
     spt.pay_ok(token.id, 500)
@@ -183,6 +188,7 @@ def test_test_helper_revoke_deactivates_granted_token(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-REV-008")
+@pytest.mark.smoke
 def test_test_helper_revoke_of_issued_token_shows_to_agent_and_blocks_payment(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     exchange = spt.test_helper_revoke(token.id)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from conformance.client import Exchange, encode_form
-from conformance.events import EVENTS, WEBHOOK_ENDPOINTS, EventLog
+from conformance.endpoints import EVENTS, WEBHOOK_ENDPOINTS
+from conformance.events import EventLog
 from conformance.scenario import GRANTED, ISSUED, PAYMENT_INTENTS, Scenario
 from conformance.spec import default_spec
 from conformance.violation import expect, expect_equal, expect_error, expect_ok

@@ -26,7 +26,7 @@ from conformance.resources import cassettes_dir
 from conformance.runner import RunRequest
 
 SELECTION = ("EVT", "SPT-USE-006")
-SIGNED = "test_events/test_webhook_every_delivery_is_signed_with_the_endpoint_secret.yaml"
+SIGNED = "test_webhooks/test_webhook_every_delivery_is_signed_with_the_endpoint_secret.yaml"
 RACE = "test_concurrency/test_concurrent_equal_payments_exactly_fill_the_cap.yaml"
 
 

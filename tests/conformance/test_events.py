@@ -15,13 +15,16 @@ import httpx
 import pytest
 
 from conformance.client import Journal
-from conformance.events import EventLog, WebhookEndpoints, choose_mode
+from conformance.endpoints import WebhookEndpoints
+from conformance.event_sources import choose_mode
+from conformance.events import EventLog, EventWatch
 from conformance.options import RunOptions
 from conformance.receiver import Receiver, scan_delivery, sign
 from conformance.session import RunState
 from conformance.spec import default_spec
 from conformance.target import target_from_mapping
 from conformance.violation import Violation
+from conformance.waiting import RealTime, Timeline, VirtualTime
 
 KEYS = {"sk_test_agent0000": "agent", "sk_test_seller000": "seller", "sk_test_other0000": "other_seller"}
 
@@ -113,19 +116,38 @@ def run_state(fake: FakeTarget, *, embedded: bool = True, max_wait: float = 2.0,
     return RunState(default_spec(), target, RunOptions(max_wait=max_wait), _http=http)
 
 
+@dataclass
+class Push:
+    """A run observing events by push: its receiver, endpoints and watch."""
+
+    state: RunState
+    receiver: Receiver
+    endpoints: WebhookEndpoints
+    watch: EventWatch
+
+    def log(self, journal: Journal | None = None, test: str = "test_x") -> EventLog:
+        return self.watch.log(journal or self.state.journal(), test)
+
+
 @pytest.fixture
-def push_run(fake: FakeTarget) -> Iterator[tuple[RunState, Receiver, WebhookEndpoints]]:
+def push_run(fake: FakeTarget) -> Iterator[Push]:
     state = run_state(fake, webhook_endpoints=True)
     with Receiver(inspect=lambda d: scan_delivery(d, state.context)) as receiver:
         endpoints = WebhookEndpoints(state, receiver)
-        yield state, receiver, endpoints
+        yield Push(state, receiver, endpoints, EventWatch(state, mode="push", timeline=RealTime(), endpoints=endpoints))
         endpoints.close()
     state.close()
 
 
-def push_log(push_run: tuple[RunState, Receiver, WebhookEndpoints], journal: Journal | None = None) -> EventLog:
-    state, _, endpoints = push_run
-    return EventLog(state, journal or state.journal(), mode="push", endpoints=endpoints).start()
+def pull_watch(state: RunState, timeline: Timeline | None = None) -> EventWatch:
+    return EventWatch(state, mode="pull", timeline=timeline or RealTime())
+
+
+def verdicts(watch: EventWatch) -> list[tuple[str, str, str | None]]:
+    """(test, requirement, what was received or None when it held) of each expectation judged."""
+    found: list[tuple[str, str, str | None]] = []
+    watch.close(lambda e, v: found.append((e.test, e.requirement, v.received if v is not None else None)))
+    return found
 
 
 # ------------------------------------------------------------------ choosing how
@@ -150,33 +172,31 @@ def test_choose_mode_option_and_capabilities_pick_the_source(
 
 def test_event_log_without_source_skips_with_the_reason(fake: FakeTarget) -> None:
     state = run_state(fake)
-    log = EventLog(state, state.journal(), mode=None, reason="the target offers nothing").start()
+    watch = EventWatch(state, mode=None, timeline=RealTime(), reason="the target offers nothing")
+    log = watch.log(state.journal())
     assert not log.available
     with pytest.raises(pytest.skip.Exception, match="offers nothing"):
         log.wait_for("agent", "shared_payment.issued_token.used", "spt_1")
     with pytest.raises(pytest.skip.Exception):
-        log.settle("agent", "spt_1")
+        log.expect_none("agent", "spt_1", "SPT-EVT-007")
+    assert verdicts(watch) == []
 
 
 # ------------------------------------------------------------------ push
-def test_event_log_push_creates_one_endpoint_per_account_once(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    push_log(push_run)
-    push_log(push_run)
+def test_event_log_push_creates_one_endpoint_per_account_once(fake: FakeTarget, push_run: Push) -> None:
+    push_run.log()
+    push_run.log()
     assert fake.count("POST", "/v1/webhook_endpoints") == 3
     created = [r[3] for r in fake.requests if r[1] == "POST"]
     assert all(form["enabled_events[0]"] == "*" for form in created)
     assert {e["role"] for e in fake.endpoints.values()} == {"agent", "seller", "other_seller"}
-    push_run[2].close()
+    push_run.endpoints.close()
     assert fake.count("DELETE", "/v1/webhook_endpoints/we_1") == 1
     assert fake.endpoints == {}
 
 
-def test_event_log_push_wait_for_returns_the_matching_event(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    log = push_log(push_run)
+def test_event_log_push_wait_for_returns_the_matching_event(fake: FakeTarget, push_run: Push) -> None:
+    log = push_run.log()
     fake.push("agent", event("evt_other", "shared_payment.issued_token.used", "spt_other"))
     fake.push("seller", event("evt_seller", "shared_payment.issued_token.used", "spt_1"))
     later = threading.Timer(0.1, fake.push, ("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1")))
@@ -193,10 +213,8 @@ def test_event_log_push_wait_for_returns_the_matching_event(
     assert found.delivery.signature.valid
 
 
-def test_event_log_push_missing_event_raises_the_requirement(
-    push_run: tuple[RunState, Receiver, WebhookEndpoints],
-) -> None:
-    log = push_log(push_run)
+def test_event_log_push_missing_event_raises_the_requirement(push_run: Push) -> None:
+    log = push_run.log()
     started = time.monotonic()
     with pytest.raises(Violation) as raised:
         log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", timeout=0.2, requirement="SPT-EVT-001")
@@ -206,65 +224,106 @@ def test_event_log_push_missing_event_raises_the_requirement(
     assert log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", timeout=0.05) == []
 
 
-def test_event_log_push_settle_counts_each_event_once(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    log = push_log(push_run)
-    used = event("evt_1", "shared_payment.issued_token.used", "spt_1")
-    fake.push("agent", used)
-    fake.push("agent", used)  # a retry of the same event: at least once, counted once
-    fake.push("agent", event("evt_2", "shared_payment.issued_token.deactivated", "spt_1"))
-    settled = log.settle("agent", "spt_1", quiet=0.1)
-    assert [e.id for e in settled] == ["evt_1", "evt_2"]
-    assert log.settle("other_seller", "spt_1", quiet=0.1) == []
+def test_event_watch_waits_its_full_patience_once_per_missing_event_type(fake: FakeTarget, push_run: Push) -> None:
+    log = push_run.log()
+    used, deactivated = "shared_payment.issued_token.used", "shared_payment.issued_token.deactivated"
+    fake.push("agent", event("evt_0", deactivated, "spt_0"))
+    log.wait_for("agent", deactivated, "spt_0")  # the server does send events
+    assert push_run.watch.patience("agent", used) == push_run.watch.max_wait == 2.0
+    with pytest.raises(Violation):
+        log.wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
+    # The source has proved it does not send this: the next wait for it is a quiet period long.
+    assert push_run.watch.patience("agent", used) == 1.0
+    assert push_run.watch.patience("agent", deactivated) == 2.0
+    assert push_run.watch.patience("seller", used) == 2.0
+    with pytest.raises(Violation) as raised:
+        log.wait_for("agent", used, "spt_2", requirement="SPT-EVT-001")
+    assert "an earlier wait for this event type ran its full time" in raised.value.received
+    fake.push("agent", event("evt_3", used, "spt_3"))
+    log.wait_for("agent", used, "spt_3", requirement="SPT-EVT-001")
+    assert push_run.watch.patience("agent", used) == 2.0  # it arrived: patience is restored
 
 
-def test_event_log_push_settle_waits_for_a_late_event(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    log = push_log(push_run)
-    fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))
-    later = threading.Timer(0.15, fake.push, ("agent", event("evt_2", "shared_payment.issued_token.used", "spt_1")))
+def test_event_watch_takes_one_look_once_a_full_wait_found_the_server_silent(push_run: Push) -> None:
+    log = push_run.log()
+    with pytest.raises(Violation):
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", requirement="SPT-EVT-001")
+    # Nothing at all has arrived in the run: every later wait, of any kind, takes one look.
+    assert push_run.watch.patience("seller", "shared_payment.granted_token.deactivated") == 0.0
+    started = time.monotonic()
+    assert log.wait_for("seller", "shared_payment.granted_token.deactivated", "spt_2") == []
+    assert time.monotonic() - started < 1.0
+
+
+def test_event_watch_judges_expectations_after_the_final_quiet_period(fake: FakeTarget, push_run: Push) -> None:
+    used = "shared_payment.issued_token.used"
+    first = push_run.log(test="test_once")
+    fake.push("agent", event("evt_1", used, "spt_1"))
+    first.wait_for("agent", used, "spt_1")
+    first.expect_count("agent", "spt_1", used, 1, "SPT-EVT-001")
+    second = push_run.log(test="test_none")
+    second.expect_none("other_seller", "spt_1", "SPT-EVT-007")
+    # A duplicate and a stray, after both tests have moved on: the final judgement sees them.
+
+    def late() -> None:
+        fake.push("agent", event("evt_dup", used, "spt_1"))
+        fake.push("other_seller", event("evt_x", used, "spt_1"))
+
+    later = threading.Timer(0.05, late)
     later.start()
-    settled = log.settle("agent", "spt_1", quiet=0.3)
+    judged = verdicts(push_run.watch)
     later.join()
-    assert [e.id for e in settled] == ["evt_1", "evt_2"]
+    assert [(t, r) for t, r, _ in judged] == [("test_once", "SPT-EVT-001"), ("test_none", "SPT-EVT-007")]
+    assert judged[0][2] is not None
+    assert "2 shared_payment.issued_token.used" in judged[0][2]
+    assert judged[1][2] is not None
+    assert "the other_seller received" in judged[1][2]
+    assert verdicts(push_run.watch) == []  # each expectation is judged once
 
 
-def test_event_log_push_settle_waits_while_the_endpoint_is_busy(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    log = push_log(push_run)
+def test_event_watch_expectations_that_hold_are_reported_held(fake: FakeTarget, push_run: Push) -> None:
+    used = "shared_payment.issued_token.used"
+    log = push_run.log(test="test_ok")
+    used_twice = event("evt_1", used, "spt_1")
+    fake.push("agent", used_twice)
+    fake.push("agent", used_twice)  # a retry of the same event: at least once, counted once
+    log.wait_for("agent", used, "spt_1")
+    log.expect_count("agent", "spt_1", used, 1, "SPT-EVT-001")
+    log.expect_none("seller", "spt_1", "SPT-EVT-007")
+    assert verdicts(push_run.watch) == [("test_ok", "SPT-EVT-001", None), ("test_ok", "SPT-EVT-007", None)]
+
+
+def test_event_watch_final_quiet_lasts_while_the_receiver_is_busy(fake: FakeTarget, push_run: Push) -> None:
+    log = push_run.log()
+    push_run.watch.quiet = 0.3
+    log.expect_count("agent", "spt_1", "shared_payment.issued_token.deactivated", 0, "SPT-EVT-003")
 
     def backlog() -> None:
-        # A server working through a queue: other objects' events, then the one about spt_1.
+        # A server working through a queue: other objects' events, then one about spt_1.
         for number in range(6):
             fake.push("agent", event(f"evt_busy{number}", "shared_payment.issued_token.used", "spt_other"))
-            time.sleep(0.04)
+            time.sleep(0.1)
         fake.push("agent", event("evt_late", "shared_payment.issued_token.deactivated", "spt_1"))
 
     sender = threading.Thread(target=backlog)
     sender.start()
-    settled = log.settle("agent", "spt_1", quiet=0.3)
+    ((_, _, received),) = verdicts(push_run.watch)
     sender.join()
-    assert [e.id for e in settled] == ["evt_late"]
+    assert received is not None
+    assert "evt_late" in received
 
 
-def test_event_log_push_findings_reach_the_journal_once(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
+def test_event_log_push_findings_reach_the_journal_once(fake: FakeTarget, push_run: Push) -> None:
     journal = Journal()  # no registered checks: only what the deliveries bring
-    log = push_log(push_run, journal)
+    log = push_run.log(journal)
     fake.push("seller", event("evt_1", "shared_payment.granted_token.used", "spt_1", note="4242424242424242"))
     log.wait_for("seller", "shared_payment.granted_token.used", "spt_1")
-    log.settle("seller", "spt_1", quiet=0.05)
+    log.wait_for("seller", "shared_payment.granted_token.used", "spt_1")
     assert [getattr(v, "requirement", None) for v in journal.findings] == ["SPT-SEC-008"]
 
 
-def test_event_log_push_bad_signature_is_observed_with_its_verdict(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    log = push_log(push_run)
+def test_event_log_push_bad_signature_is_observed_with_its_verdict(fake: FakeTarget, push_run: Push) -> None:
+    log = push_run.log()
     fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"), bad_signature=True)
     (found,) = log.wait_for("agent", "shared_payment.issued_token.used", "spt_1")
     assert found.delivery is not None
@@ -272,20 +331,19 @@ def test_event_log_push_bad_signature_is_observed_with_its_verdict(
     assert not found.delivery.signature.valid
 
 
-def test_event_log_push_ignores_deliveries_from_before_the_test(
-    fake: FakeTarget, push_run: tuple[RunState, Receiver, WebhookEndpoints]
-) -> None:
-    push_log(push_run)
+def test_event_log_push_ignores_deliveries_from_before_the_test(fake: FakeTarget, push_run: Push) -> None:
+    push_run.log()
     fake.push("agent", event("evt_old", "shared_payment.issued_token.used", "spt_1"))
-    push_run[1].wait(lambda ds: len(ds) == 1, timeout=2)
-    assert push_log(push_run).settle("agent", "spt_1", quiet=0.05) == []
+    push_run.receiver.wait(lambda ds: len(ds) == 1, timeout=2)
+    assert push_run.log().observed("agent") == []
+    assert [e.id for e in push_run.watch.about("agent", "spt_1")] == ["evt_old"]  # the run saw it
 
 
 # ------------------------------------------------------------------ pull
 def test_event_log_pull_finds_an_event_that_appears_later(fake: FakeTarget) -> None:
     state = run_state(fake, events=True)
     fake.record("agent", event("evt_old", "shared_payment.issued_token.used", "spt_0", created=1_799_999_000))
-    log = EventLog(state, state.journal(), mode="pull").start()
+    log = pull_watch(state).log(state.journal())
     later = threading.Timer(
         0.1,
         fake.record,
@@ -308,27 +366,41 @@ def test_event_log_pull_pages_back_only_to_the_start_of_the_test(fake: FakeTarge
             "agent", event(f"evt_old{number}", "shared_payment.issued_token.used", "spt_x", created=1000 + number)
         )
     state = run_state(fake, events=True)
-    log = EventLog(state, state.journal(), mode="pull").start()
+    log = pull_watch(state).log(state.journal())
     for number in range(3):
         fake.record("agent", event(f"evt_new{number}", "shared_payment.issued_token.used", "spt_1", created=2000))
-    settled = log.settle("agent", "spt_1", quiet=0.05)
-    assert sorted(e.id for e in settled) == ["evt_new0", "evt_new1", "evt_new2"]
+    found = log.wait_for("agent", "shared_payment.issued_token.used", "spt_1", count=3)
+    assert sorted(e.id for e in found) == ["evt_new0", "evt_new1", "evt_new2"]
     # Pages of two: [new2, new1], [new0, old9], [old8, old7]; old8 is older than old9, the newest
     # event when the test began, so no poll reads further back.
     cursors = {r[3].get("starting_after") for r in fake.requests if r[2] == "/v1/events"}
     assert cursors == {None, "evt_new1", "evt_old9"}
 
 
-def test_event_log_pull_settle_nothing_for_another_account(fake: FakeTarget) -> None:
+def test_event_watch_pull_judges_each_account_apart(fake: FakeTarget) -> None:
     state = run_state(fake, events=True)
-    log = EventLog(state, state.journal(), mode="pull").start()
+    watch = pull_watch(state)
+    watch.quiet = 0.05
+    log = watch.log(state.journal(), "test_pull")
     fake.record("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))
-    assert log.settle("other_seller", "spt_1", quiet=0.1) == []
-    assert [e.id for e in log.settle("agent", "spt_1", quiet=0.1)] == ["evt_1"]
+    log.expect_none("other_seller", "spt_1", "SPT-EVT-007")
+    log.expect_count("agent", "spt_1", "shared_payment.issued_token.used", 1, "SPT-EVT-001")
+    assert verdicts(watch) == [("test_pull", "SPT-EVT-007", None), ("test_pull", "SPT-EVT-001", None)]
     assert [e.id for e in log.observed("agent")] == ["evt_1"]
 
 
-def test_event_log_quiet_period_is_short_on_the_reference_server(fake: FakeTarget) -> None:
-    embedded = EventLog(run_state(fake, events=True), Journal(), mode="pull")
-    external = EventLog(run_state(fake, events=True, embedded=False), Journal(), mode="pull")
+def test_event_watch_on_virtual_time_never_sleeps(fake: FakeTarget) -> None:
+    state = run_state(fake, events=True, embedded=False)
+    watch = pull_watch(state, VirtualTime())
+    log = watch.log(state.journal(), "test_virtual")
+    log.expect_none("agent", "spt_1", "SPT-EVT-007")
+    started = time.monotonic()
+    assert log.wait_for("agent", "shared_payment.issued_token.used", "spt_1") == []
+    assert verdicts(watch) == [("test_virtual", "SPT-EVT-007", None)]
+    assert time.monotonic() - started < watch.quiet  # 30 s of patience and 5 s of quiet, none slept
+
+
+def test_event_watch_quiet_period_is_short_on_the_reference_server(fake: FakeTarget) -> None:
+    embedded = pull_watch(run_state(fake, events=True))
+    external = pull_watch(run_state(fake, events=True, embedded=False))
     assert embedded.quiet < 1 < external.quiet

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,7 +18,8 @@ import pytest
 
 from conformance.client import Exchange, Journal, StripeClient
 from conformance.clock import Clock
-from conformance.lifecycle.machine import call_list, run_lifecycle
+from conformance.lifecycle.harness import run_lifecycle
+from conformance.lifecycle.judging import call_list
 from conformance.lifecycle.plan import plan
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
@@ -176,15 +177,23 @@ class FakeEvents:
 
     server: FakeServer
     available: bool = True
+    judgements: list[tuple[str, Callable[[], Violation | None]]] = field(default_factory=list)
 
     def wait_for(self, role: str, event_type: str, object_id: str, *, count: int = 1) -> Sequence[Event]:
         return [e for e in self.server.events if (e.role, e.type, e.object_id) == (role, event_type, object_id)]
 
-    def settle(self, role: str, object_id: str, *, quiet: float | None = None) -> Sequence[Event]:
+    def expect(self, requirement: str, judge: Callable[[], Violation | None], *, about: str = "") -> None:
+        self.judgements.append((requirement, judge))
+
+    def about(self, role: str, object_id: str) -> Sequence[Event]:
         return [e for e in self.server.events if (e.role, e.object_id) == (role, object_id)]
 
-    def observed(self, role: str) -> Sequence[Event]:
-        return [e for e in self.server.events if e.role == role]
+    def judge(self) -> None:
+        """What the run's event watch does at the end: raise the first expectation broken."""
+        for _, judge in self.judgements:
+            violation = judge()
+            if violation is not None:
+                raise violation
 
 
 def fake_target(**capabilities: bool) -> Target:
@@ -216,6 +225,7 @@ def scenario(server: FakeServer, journal: Journal, target: Target | None = None)
 
 def run(server: FakeServer, *, examples: int = 12, seed: int = 7, events: bool = False) -> tuple[Any, Journal]:
     journal = Journal()
+    watch = FakeEvents(server) if events else None
     summary = run_lifecycle(
         scenario(server, journal),
         lambda: journal.exchanges,
@@ -223,9 +233,12 @@ def run(server: FakeServer, *, examples: int = 12, seed: int = 7, events: bool =
         operations=SPEC.operations,
         seed=seed,
         max_examples=examples,
-        events=FakeEvents(server) if events else None,
+        events=watch,
         report=lambda line: None,
     )
+    if watch is not None:
+        assert {r for r, _ in watch.judgements} == {"SPT-EVT-001", "SPT-EVT-002", "SPT-EVT-003", "SPT-EVT-004"}
+        watch.judge()
     return summary, journal
 
 

@@ -14,6 +14,7 @@ import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.cassettes.replay_receiver import REPLAY_BASE_URL, ReplayReceiver
 from conformance.checks import CheckContext
 from conformance.receiver import Delivery, Receiver, mask_uuids, scan_delivery, sign, verify_signature
 
@@ -285,3 +286,39 @@ def test_scan_delivery_uuid_with_card_like_digits_is_not_a_card() -> None:
     delivery = Delivery("x", "agent", {}, event_body("evt_a", request=key).encode(), 0.0, 0.0, 200, 1)
     assert scan_delivery(delivery, CheckContext()) == []
     assert mask_uuids(f"key {key}.") == f"key {'x' * len(key)}."
+
+
+# ------------------------------------------------------------------ the replay receiver
+def recorded(endpoint: str, event_id: str, secret: str = SECRET) -> Delivery:
+    body = event_body(event_id).encode()
+    now = time.time()
+    headers = {"Stripe-Signature": sign(body, secret, int(now))}
+    return Delivery(endpoint, "agent", headers, body, time.monotonic(), now, 200, 1)
+
+
+def test_replay_receiver_holds_what_was_injected_under_this_runs_endpoint_name() -> None:
+    receiver = ReplayReceiver()
+    receiver.learn_secret("agent-recorded", SECRET)
+    receiver.inject([recorded("agent-recorded", "evt_1")])
+    (delivery,) = receiver.deliveries()
+    assert delivery.signature is not None
+    assert delivery.signature.valid
+    receiver.alias("agent-recorded", "agent-mine")
+    assert [d.endpoint for d in receiver.deliveries()] == ["agent-mine"]
+    receiver.inject([recorded("agent-recorded", "evt_2")])  # a later test's: aliased as it arrives
+    assert [(d.endpoint, d.event_id) for d in receiver.deliveries()] == [
+        ("agent-mine", "evt_1"),
+        ("agent-mine", "evt_2"),
+    ]
+    assert receiver.floor() == 1  # the running test's deliveries begin at the second
+
+
+def test_replay_receiver_never_blocks_and_listens_nowhere() -> None:
+    receiver = ReplayReceiver().start()
+    assert receiver.base_url == REPLAY_BASE_URL
+    started = time.monotonic()
+    assert receiver.wait(lambda deliveries: bool(deliveries), timeout=30) is False
+    assert receiver.changes(timeout=30) is False
+    assert time.monotonic() - started < 1
+    receiver.inject([recorded("x", "evt_1", secret="whsec_other")])
+    assert receiver.wait(lambda deliveries: bool(deliveries), timeout=30) is True

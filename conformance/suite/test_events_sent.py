@@ -1,0 +1,151 @@
+"""Events that must come, once each: used and deactivated (SPT-EVT-001..004, -015), and expiry's (SPT-EXP-004).
+
+Each party hears about its own view of a token: the agent gets shared_payment.issued_token.*,
+the seller shared_payment.granted_token.*. A test waits only for what must arrive (each wait
+returns the moment it has); "exactly once" and "none" are expectations the run judges after its
+final quiet period, reported for the test that made them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.events import EventLog
+from conformance.scenario import Scenario
+from conformance.suite.event_steps import (
+    DEACTIVATED_GRANTED,
+    DEACTIVATED_ISSUED,
+    REASONS,
+    USED_GRANTED,
+    USED_ISSUED,
+    deactivated,
+    paid,
+    revoked,
+)
+from conformance.violation import expect_refused
+
+
+# ------------------------------------------------------------------ used events
+@pytest.mark.requirement("SPT-EVT-001")
+@pytest.mark.uses("SPT-USE-001")
+def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: EventLog) -> None:
+    token = spt.issue(max_amount=1000)
+    paid(spt, token, 300)
+    paid(spt, token, 200)
+    events.wait_for("agent", USED_ISSUED, token.id, count=2, requirement="SPT-EVT-001")
+    events.expect_count(
+        "agent",
+        token.id,
+        USED_ISSUED,
+        2,
+        "SPT-EVT-001",
+        what="after two payments",
+        tip="send one per succeeded payment, never more",
+    )
+
+
+@pytest.mark.requirement("SPT-EVT-002")
+@pytest.mark.uses("SPT-USE-001")
+def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: EventLog) -> None:
+    token = spt.issue(max_amount=1000)
+    paid(spt, token, 300)
+    paid(spt, token, 200)
+    events.wait_for("seller", USED_GRANTED, token.id, count=2, requirement="SPT-EVT-002")
+    events.expect_count(
+        "seller",
+        token.id,
+        USED_GRANTED,
+        2,
+        "SPT-EVT-002",
+        what="after two payments",
+        tip="send one per succeeded payment, never more",
+    )
+
+
+# ------------------------------------------------------------------ deactivated events
+@pytest.mark.requirement("SPT-EVT-003")
+@pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
+def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, events: EventLog, reason: str) -> None:
+    token = deactivated(spt, reason)
+    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
+    spt.revoke(token.id)  # refused on a dead token; it must not deactivate it again
+    events.expect_count(
+        "agent",
+        token.id,
+        DEACTIVATED_ISSUED,
+        1,
+        "SPT-EVT-003",
+        what=f"a token {reason}, then revoked again",
+        tip="a token is deactivated once, so it is announced once",
+    )
+
+
+@pytest.mark.requirement("SPT-EVT-004")
+@pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
+def test_deactivated_event_every_reason_sends_one_to_the_seller(spt: Scenario, events: EventLog, reason: str) -> None:
+    token = deactivated(spt, reason)
+    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
+    spt.revoke(token.id)
+    events.expect_count(
+        "seller",
+        token.id,
+        DEACTIVATED_GRANTED,
+        1,
+        "SPT-EVT-004",
+        what=f"a token {reason}, then revoked again",
+        tip="a token is deactivated once, so it is announced once",
+    )
+
+
+# ------------------------------------------------------------------ no use, no used event
+@pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-REV-003", "SPT-USE-005", "SPT-USE-008")
+def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) -> None:
+    token = spt.issue(max_amount=1000)
+    expect_refused(spt.pay(token.id, 1500), "SPT-USE-005")
+    expect_refused(spt.pay(token.id, 100, currency="eur"), "SPT-USE-008")
+    revoked(spt, token)
+    expect_refused(spt.pay(token.id, 100), "SPT-REV-003")
+    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
+    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
+    for role in ("agent", "seller"):
+        events.expect_none(
+            role,
+            token.id,
+            "SPT-EVT-015",
+            types=(USED_ISSUED, USED_GRANTED),
+            expected="no used event: a refused payment is not a use",
+            tip="emit used events only for payments that succeed",
+        )
+
+
+@pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-011")
+def test_used_event_declined_payment_sends_none(spt: Scenario, events: EventLog) -> None:
+    token = spt.issue_declining(max_amount=1000)
+    expect_refused(spt.pay(token.id, 100), "SPT-USE-011")
+    revoked(spt, token)
+    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
+    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
+    for role in ("agent", "seller"):
+        events.expect_none(
+            role,
+            token.id,
+            "SPT-EVT-015",
+            types=(USED_ISSUED, USED_GRANTED),
+            expected="no used event: a declined payment is not a use",
+            tip="emit used events only for payments that succeed",
+        )
+
+
+# ------------------------------------------------------------------ expiry
+@pytest.mark.requirement("SPT-EXP-004")
+def test_expiry_events_are_sent_without_a_call_on_the_token(spt: Scenario, events: EventLog) -> None:
+    token = spt.issue(expires_at=spt.clock.now() + spt.clock.lead_time())
+    assert token.expires_at is not None
+    spt.clock.pass_beyond(token.expires_at)
+    # No retrieve, no payment: only the server's own bookkeeping may notice.
+    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EXP-004")
+    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EXP-004")
