@@ -119,6 +119,12 @@ class _Hardening:
         """Answer a request the app never saw with a Stripe error, then close (lingering)."""
         if self._lingering or self._real_transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A request before the refused bytes is still with the app: its receive() now says
+            # the client left, and its answer goes nowhere (the connection is half closed).
+            cycle.disconnected = True
+            cycle.message_event.set()
         self._refused = True
         self._real_transport.write(_error_bytes(status, message))
         self.close_connection()
@@ -150,8 +156,6 @@ class _Hardening:
             if waited < self.body_timeout:
                 self._arm_head_timer(self.body_timeout - waited)
                 return
-            cycle.disconnected = True  # the app's receive() returns http.disconnect; its answer is dropped
-            cycle.message_event.set()
             self.refuse(408, f"Request timeout: the body did not arrive within {self.body_timeout:g} s of its head.")
             return
         waited = now - self._head_since
