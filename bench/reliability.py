@@ -84,7 +84,7 @@ def load(seconds: float, clients: int) -> None:
     line("by kind", dict(report.kinds))
     line("statuses", dict(sorted(report.statuses.items())))
     line("5xx", report.server_errors)
-    line("unanswered (timeouts, resets)", sum(report.client_errors.values()))
+    line("unanswered (timeouts, resets)", f"{sum(report.client_errors.values())} {dict(report.client_errors) or ''}")
     line("tokens / cap violations", f"{report.tokens} / {len(report.cap_violations)}")
     line("captures not matching payments", len(report.capture_mismatches))
     line("payments succeeding after a revocation", len(report.paid_after_revoke))

@@ -20,6 +20,7 @@ adds what a server facing the open network needs and uvicorn leaves out:
 from __future__ import annotations
 
 import asyncio
+import select
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -142,8 +143,21 @@ class _Hardening:
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _unread(self) -> bool:
+        """Whether bytes (or the client's EOF) wait in the kernel, not yet read: uvloop runs due
+        timers before it polls for input, so a starved process can time out a client whose
+        bytes have arrived. Checked only when a timer fires."""
+        sock = self._real_transport.get_extra_info("socket")
+        try:
+            return bool(sock is not None and select.select([sock.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
+        if self._unread():
+            self._arm_head_timer(0.05)  # read first, then judge
+            return
         now = self.loop.time()
         if not self._awaiting_head():
             cycle = self.cycle
