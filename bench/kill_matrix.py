@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the catalogue and the harness live with the project's tests
+sys.path.insert(0, str(ROOT))  # the harness package sits at the repository's root, outside the wheel
 
 from conformance.catalog import Catalogue  # noqa: E402
 from conformance.spec import default_spec  # noqa: E402
-from tests.mutants.catalogue import Mutant, broken_verdict, load_mutants  # noqa: E402
-from tests.mutants.harness import SuiteRun, run_suite  # noqa: E402
+from harness.mutants import Mutant, broken_verdict, load_mutants  # noqa: E402
+from harness.suite import SuiteRun, run_suite  # noqa: E402
 
 BROKEN = ("FAILED", "WARNING")
 

@@ -5,11 +5,17 @@ A bundle is one directory (and the same as `BUNDLE.zip`):
     report.json  report.xml  report.html    the run's reports
     cassettes/manifest.json, cassettes/…     the recording of every exchange (conformance.cassettes.session)
     SHA256SUMS                               `<sha256>  <path>` for every other file
+    SHA256SUMS.sig                           with `certify --sign KEY`: who vouches for SHA256SUMS
 
 `verify` trusts nothing in it: it checks every hash (and that no file was added or removed), lints
 every file for secrets and card numbers, checks that the report and the manifest tell the same
 story, replays the cassettes offline and confirms that the replayed verdicts are the reported
 ones. Each problem is reported with the file (or requirement) and the check that caught it.
+
+A consistent bundle proves nothing about who made it: anyone can edit a cassette and rewrite its
+line in SHA256SUMS. A signed one does (conformance.signing), once verify is told whose key to
+expect (`--key PUB` or `--fingerprint`); an unsigned one is said to be unsigned. The files are
+found through SHA256SUMS, wherever it lies in the directory or the zip, not by a fixed layout.
 """
 
 from __future__ import annotations
@@ -30,8 +36,17 @@ from conformance.cassettes.lint import lint_directory
 from conformance.cassettes.rerun import ReplayRequest, replay_outcome
 from conformance.cassettes.session import MANIFEST, CassetteError, read_manifest
 from conformance.runner import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunRequest, run
+from conformance.signing import (
+    SIGNATURE,
+    SigningError,
+    fingerprint,
+    load_private_key,
+    load_public_key,
+    read_signature,
+    sign_file,
+)
 
-__all__ = ["SUMS", "Check", "certify", "verify", "verify_checks"]
+__all__ = ["SUMS", "Check", "Pin", "certified", "certify", "verify", "verify_checks"]
 
 SUMS = "SHA256SUMS"
 CASSETTES = "cassettes"
@@ -59,7 +74,9 @@ def _digest(path: Path) -> str:
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != SUMS)
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name not in (SUMS, SIGNATURE)
+    )
 
 
 def write_sums(root: Path) -> None:
@@ -67,8 +84,22 @@ def write_sums(root: Path) -> None:
     (root / SUMS).write_text("".join(lines), encoding="utf-8")
 
 
-def certify(request: RunRequest, bundle: Path, *, out: TextIO, err: TextIO, live: bool | None = None) -> int:
-    """Run the suite with recording into `bundle`; write its hashes and `bundle`.zip."""
+def certify(
+    request: RunRequest,
+    bundle: Path,
+    *,
+    out: TextIO,
+    err: TextIO,
+    live: bool | None = None,
+    sign: Path | None = None,
+) -> int:
+    """Run the suite with recording into `bundle`; write its hashes (signed with the key at `sign`)
+    and `bundle`.zip."""
+    try:
+        key = load_private_key(sign) if sign is not None else None
+    except SigningError as exc:
+        err.write(f"spt-conformance certify: --sign: {exc}\n")
+        return EXIT_USAGE
     if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
         err.write(f"spt-conformance certify: {bundle} exists and is not an empty directory; give a new one\n")
         return EXIT_USAGE
@@ -89,11 +120,17 @@ def certify(request: RunRequest, bundle: Path, *, out: TextIO, err: TextIO, live
     if not (bundle / CASSETTES / MANIFEST).is_file() or not json_report.is_file():
         return code  # no verdicts: nothing to bundle (the run said why)
     write_sums(bundle)
+    signed = []
+    if key is not None:
+        sign_file(bundle / SUMS, key)
+        signed = [SIGNATURE]
+        out.write(f"\nSigned by {fingerprint(key.public_key())}\n")
     archive = bundle.with_name(bundle.name + ".zip")
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for name in [*_files(bundle), SUMS]:
+        for name in [*_files(bundle), SUMS, *signed]:
             zipped.write(bundle / name, f"{bundle.name}/{name}")
     out.write(f"\nBundle: {bundle}/ and {archive} (check either with `spt-conformance verify {archive}`)\n")
+    out.write(certified(json.loads(json_report.read_text(encoding="utf-8"))) + "\n")
     return code
 
 
@@ -114,8 +151,28 @@ def _opened(path: Path) -> Iterator[Path]:
                 raise CassetteError(f"{path} holds {info.filename!r}, a path outside the bundle: refused")
             roots.add(name.parts[0])
         zipped.extractall(tmp)
-        root = Path(tmp) / roots.pop() if len(roots) == 1 else Path(tmp)
-        yield root
+        yield Path(tmp)
+
+
+def _root(top: Path) -> Path:
+    """The directory holding SHA256SUMS: the bundle's files are named relative to it, whatever
+    folders a re-zip or a copy put around it."""
+    if (top / SUMS).is_file():
+        return top
+    found = sorted(p.parent for p in top.rglob(SUMS) if p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if found:
+        shown = ", ".join(str(p.relative_to(top)) or "." for p in found)
+        raise CassetteError(f"{top} holds {len(found)} {SUMS} files ({shown}): give one bundle at a time")
+    raise CassetteError(f"{top} holds no {SUMS}: it is not a certification bundle (certify --out BUNDLE makes one)")
+
+
+def _listed(root: Path, basename: str) -> Path | None:
+    """The one file SHA256SUMS lists under this name (reports and the manifest are found this way)."""
+    names = [line.partition("  ")[2] for line in (root / SUMS).read_text(encoding="utf-8").splitlines()]
+    found = sorted(name for name in names if PurePosixPath(name).name == basename)
+    return root / min(found, key=lambda name: name.count("/")) if found else None
 
 
 def _hashes(root: Path) -> Check:
@@ -138,13 +195,56 @@ def _hashes(root: Path) -> Check:
     return Check("hashes", not problems, tuple(problems))
 
 
-def _reported(root: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((root / REPORTS["json"]).read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Pin:
+    """Whose signature `verify` must find: a public key's fingerprint, or no one (None)."""
+
+    fingerprint: str | None = None
+
+    @classmethod
+    def from_options(cls, key: Path | None, pinned: str | None) -> Pin:
+        if key is not None:
+            return cls(fingerprint(load_public_key(key)))
+        if pinned is not None:
+            value = pinned if pinned.startswith("SHA256:") else f"SHA256:{pinned}"
+            if len(value) != 7 + 64 or any(c not in "0123456789abcdef" for c in value[7:].lower()):
+                raise SigningError(f"--fingerprint {pinned!r} is not SHA256:<64 hex digits>")
+            return cls(value[:7] + value[7:].lower())
+        return cls()
+
+
+def _signature(root: Path, pin: Pin) -> tuple[Check, str]:
+    """The signature check, and what the verdict says of who made the bundle."""
+    path = root / SIGNATURE
+    if not path.is_file():
+        if pin.fingerprint is not None:
+            problem = f"the bundle is unsigned, and a signature by {pin.fingerprint} was required"
+            return Check("signature", False, (problem,)), "unsigned"
+        return Check("signature", True, ("unsigned",)), "unsigned: it proves itself consistent, not who made it"
+    try:
+        signature = read_signature(path)
+    except SigningError as exc:
+        return Check("signature", False, (str(exc),)), "signature unreadable"
+    if not signature.holds_for((root / SUMS).read_bytes()):
+        problem = f"{SUMS} does not match {SIGNATURE}: {SUMS} was changed after it was signed"
+        return Check("signature", False, (problem,)), "signature broken"
+    signer = signature.fingerprint
+    if pin.fingerprint is None:
+        said = f"signed by {signer}, a key not pinned: pass --key PUB or --fingerprint to prove who made it"
+        return Check("signature", True, (f"signed by {signer} (no key pinned)",)), said
+    if pin.fingerprint != signer:
+        problem = f"signed by {signer}, not by the pinned key {pin.fingerprint}"
+        return Check("signature", False, (problem,)), "signed by another key"
+    return Check("signature", True, (f"signed by {signer}, the pinned key",)), f"signed by the pinned key {signer}"
+
+
+def _reported(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
-def _report_matches_manifest(root: Path, report: dict[str, Any]) -> Check:
-    manifest = read_manifest(root / CASSETTES)
+def _report_matches_manifest(cassettes: Path, report: dict[str, Any]) -> Check:
+    manifest = read_manifest(cassettes)
     problems = []
     if report.get("spec_digest") != manifest.spec_digest:
         problems.append("report.json and cassettes/manifest.json name different spec digests")
@@ -158,13 +258,13 @@ def _report_matches_manifest(root: Path, report: dict[str, Any]) -> Check:
     return Check("report and manifest agree", not problems, tuple(problems))
 
 
-def _replayed(root: Path, report: dict[str, Any]) -> Check:
-    manifest = read_manifest(root / CASSETTES)
+def _replayed(cassettes_dir: Path, report: dict[str, Any]) -> Check:
+    manifest = read_manifest(cassettes_dir)
     cassettes = {entry.test: entry.cassette for entry in manifest.tests}
     with tempfile.TemporaryDirectory(prefix="spt-verify-replay-") as tmp:
         replay_json = Path(tmp) / "replay.json"
         outcome = replay_outcome(
-            ReplayRequest(root / CASSETTES, json=replay_json), out=io.StringIO(), err=io.StringIO(), live=False
+            ReplayRequest(cassettes_dir, json=replay_json), out=io.StringIO(), err=io.StringIO(), live=False
         )
         replayed = json.loads(replay_json.read_text(encoding="utf-8")) if replay_json.is_file() else {}
     if outcome.message:
@@ -192,37 +292,66 @@ def _replayed(root: Path, report: dict[str, Any]) -> Check:
     return Check("replay", not problems, tuple(problems))
 
 
-def verify_checks(path: Path) -> list[Check]:
-    """Every check of a bundle, in order; raises CassetteError when it cannot be read at all."""
-    with _opened(path) as root:
-        checks = [_hashes(root)]
+def verify_checks(path: Path, pin: Pin | None = None) -> tuple[list[Check], str]:
+    """Every check of a bundle, in order, and who made it; raises CassetteError when it cannot be
+    read at all."""
+    with _opened(path) as top:
+        root = _root(top)
+        signature, signer = _signature(root, pin or Pin())
+        checks = [signature, _hashes(root)]
         findings = lint_directory(root)
         checks.append(Check("no secrets or card numbers", not findings, tuple(f.render(root) for f in findings)))
+        report_file, manifest = _listed(root, REPORTS["json"]), _listed(root, MANIFEST)
         try:
-            report = _reported(root)
+            report = _reported(report_file or root / REPORTS["json"])
         except (OSError, ValueError):
-            return [*checks, Check("report", False, (f"{REPORTS['json']} is missing or not JSON",))]
-        checks.append(_report_matches_manifest(root, report))
-        checks.append(_replayed(root, report))
-        return checks
+            return [*checks, Check("report", False, (f"{REPORTS['json']} is missing or not JSON",))], signer
+        cassettes = manifest.parent if manifest is not None else root / CASSETTES
+        checks.append(_report_matches_manifest(cassettes, report))
+        checks.append(_replayed(cassettes, report))
+        return checks, signer
 
 
-def verify(path: Path, *, out: TextIO, err: TextIO) -> int:
-    """0 when every check passes, 1 when one fails (the bundle was changed), 2 when unreadable."""
+def verify(path: Path, *, out: TextIO, err: TextIO, key: Path | None = None, pinned: str | None = None) -> int:
+    """0 when every check passes, 1 when one fails (the bundle was changed, or not signed by the
+    pinned key), 2 when unreadable."""
     if not path.exists():
         err.write(f"spt-conformance verify: {path} does not exist\n")
+        return EXIT_USAGE
+    try:
+        pin = Pin.from_options(key, pinned)
+    except SigningError as exc:
+        err.write(f"spt-conformance verify: {exc}\n")
         return EXIT_USAGE
     out.write(f"spt-conformance verify: {path}\n")
     out.flush()
     try:
-        checks = verify_checks(path)
+        checks, signer = verify_checks(path, pin)
     except CassetteError as exc:
         err.write(f"spt-conformance verify: {exc}\n")
         return EXIT_USAGE
     out.write("\n".join(check.render() for check in checks) + "\n")
     failed = [c.name for c in checks if not c.ok]
     if failed:
-        out.write(f"\nNOT VERIFIED: {', '.join(failed)} failed; the bundle is not what certify wrote (exit 1)\n")
+        out.write(
+            f"\nNOT VERIFIED ({signer}): {', '.join(failed)} failed; the bundle is not what certify wrote (exit 1)\n"
+        )
         return EXIT_FAILED
-    out.write("\nVERIFIED: hashes, no secrets, report and manifest agree, and the replay gives the reported verdicts\n")
+    out.write(
+        f"\nVERIFIED ({signer}): hashes, no secrets, report and manifest agree, and the replay gives the reported "
+        "verdicts\n"
+    )
+    with _opened(path) as root:
+        out.write(certified(_reported(root)) + "\n")
     return EXIT_OK
+
+
+def certified(report: dict[str, Any]) -> str:
+    """What a bundle certifies, in one line: its verdict, and whether it covers the whole catalogue."""
+    summary = report.get("summary", {})
+    verdict = "FAILED" if summary.get("exit_code") else "PASSED"
+    coverage = summary.get("coverage", {}).get("text", "coverage not stated")
+    scope = f"{coverage}; selection: {summary.get('selection') or 'not stated'}"
+    if summary.get("complete") is not True:
+        return f"Certifies: {verdict}, PARTIAL run: {scope}"
+    return f"Certifies: {verdict}, complete run: {scope}"

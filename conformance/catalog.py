@@ -17,7 +17,7 @@ from typing import Any
 
 from conformance.specfile import Location, SpecFile, iter_pointer
 
-__all__ = ["CAPABILITIES", "Catalogue", "Level", "Requirement", "build_catalogue"]
+__all__ = ["CAPABILITIES", "Basis", "Catalogue", "Level", "Requirement", "build_catalogue"]
 
 # What a target can offer. The first four are declared under `capabilities:` in a target file;
 # other_seller and declined_payment_method exist when the target file names them; event_source
@@ -39,6 +39,16 @@ class Level(enum.StrEnum):
     MAY = "MAY"
 
 
+class Basis(enum.StrEnum):
+    """What a requirement rests on, which decides how hard its failure counts against a target
+    other than the reference server (see `conformance.verdicts`)."""
+
+    DOCUMENTED = "documented"  # a sentence of Stripe's documentation
+    OBSERVED = "observed"  # a captured Stripe response, published
+    CONVENTION = "convention"  # a Stripe-wide convention, not written down for SPTs
+    DECISION = "decision"  # the reference server's choice where Stripe documents nothing (D-NN)
+
+
 @dataclass(frozen=True)
 class Requirement:
     id: str
@@ -47,6 +57,13 @@ class Requirement:
     source: str
     needs: frozenset[str] = frozenset()
     withdrawn: str | None = None
+    basis: Basis = Basis.DOCUMENTED
+    evidence: str = ""  # the quoted sentence, the published capture, the convention or the D-NN
+
+    def __post_init__(self) -> None:
+        # A `decision:` source is a decision whatever the default said (requirements made in code).
+        if self.source.startswith("decision:"):
+            object.__setattr__(self, "basis", Basis.DECISION)
 
     @property
     def area(self) -> str:
@@ -54,8 +71,11 @@ class Requirement:
 
     @property
     def decision(self) -> str | None:
-        """The decision (`D-NN`) this requirement rests on, if its source is one."""
-        return self.source.removeprefix("decision:") if self.source.startswith("decision:") else None
+        """The decision (`D-NN`) this requirement rests on: its source, or the D-NN its evidence names."""
+        if self.source.startswith("decision:"):
+            return self.source.removeprefix("decision:")
+        found = _DECISION.search(self.evidence) if self.basis is Basis.DECISION else None
+        return found.group() if found else None
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,13 @@ class Catalogue:
     def active(self) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements if r.withdrawn is None)
 
+    def for_decision(self, decision: str) -> Requirement | None:
+        """The active requirement that states decision `D-NN`, if there is one."""
+        for requirement in self.requirements:
+            if requirement.decision == decision and requirement.withdrawn is None:
+                return requirement
+        return None
+
     def matching(self, pattern: str) -> tuple[Requirement, ...]:
         """Requirements selected by an ID glob (`SPT-USE-*`), an exact ID, or an area (`USE`)."""
         if pattern.upper() in self.areas:
@@ -98,6 +125,7 @@ class Catalogue:
 
 
 _ID = re.compile(r"^SPT-([A-Z]{2,5})-([0-9]{3})$")
+_DECISION = re.compile(r"\bD-[0-9]+\b")
 
 
 def build_catalogue(
@@ -143,9 +171,18 @@ def build_catalogue(
                 source=source,
                 needs=frozenset(entry.get("needs", ())),
                 withdrawn=entry.get("withdrawn"),
+                basis=_basis(entry),
+                evidence=" ".join(str(entry.get("evidence", "")).split()),
             )
         )
     return Catalogue(MappingProxyType(dict(areas)), tuple(requirements)), problems
+
+
+def _basis(entry: Mapping[str, Any]) -> Basis:
+    """The entry's `basis`; a catalogue written before the field existed gets it from `source`."""
+    if "basis" in entry:
+        return Basis(entry["basis"])
+    return Basis.DECISION if str(entry["source"]).startswith("decision:") else Basis.DOCUMENTED
 
 
 def _resolves(document: Any, pointer: str) -> bool:

@@ -6,7 +6,10 @@ function: the journal of every test hands it each exchange, and whatever it find
 against its own requirement, not the test's.
 
 Rules of this file: a check is a plain function `(exchange, context) -> violations`, registered
-with `@check(name, requirement)`; names and requirement IDs are never changed once published.
+with `@check(name, requirement, applies=...)`; names and requirement IDs are never changed once
+published. `applies` says which exchanges the check is about (by default, answers with a JSON
+body): a check held in a test only if the test made such an exchange, so a server that answers
+every request with an HTML page passes none of them by default.
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.cardscan import find_card_data
 from conformance.client import Exchange
 from conformance.schema_check import response_schema
-from conformance.scrub import SECRET, find_card_numbers, find_secrets
+from conformance.scrub import SECRET, find_secrets
 from conformance.violation import STRIPE_ERROR_TYPES, Violation
 
-__all__ = ["REGISTRY", "CheckContext", "RegisteredCheck", "check", "run_checks"]
+__all__ = [
+    "REGISTRY",
+    "CheckContext",
+    "RegisteredCheck",
+    "answered_json",
+    "check",
+    "run_checks",
+    "transport_answer",
+]
 
 ID_PREFIXES = {
     "shared_payment.issued_token": "spt_",
@@ -55,7 +67,9 @@ class CheckContext:
         for obj in _objects(body):
             kind = obj.get("object")
             if kind == "shared_payment.issued_token" and exchange.actor == "agent":
-                if isinstance(obj.get("payment_method"), str):
+                # A test shortcut (pm_card_visa) names a card any account may use, not the agent's
+                # PaymentMethod; Stripe answers with the concrete pm_ it made from it.
+                if isinstance(obj.get("payment_method"), str) and not obj["payment_method"].startswith("pm_card_"):
                     with self._lock:
                         self.agent_payment_methods.add(obj["payment_method"])
             elif kind == "webhook_endpoint" and isinstance(obj.get("secret"), str):
@@ -66,21 +80,31 @@ class CheckContext:
 CheckFunction = Callable[[Exchange, CheckContext], Iterable[Violation]]
 
 
+def answered_json(exchange: Exchange) -> bool:
+    """An answer of a Stripe-shaped API: a JSON object that is an `object` or an `error` (what most
+    checks are about; a proxy's page or an empty `{}` proves nothing about them)."""
+    body = exchange.body
+    return isinstance(body, dict) and (isinstance(body.get("object"), str) or isinstance(body.get("error"), dict))
+
+
 @dataclass(frozen=True)
 class RegisteredCheck:
     name: str
     requirement: str
     function: CheckFunction
+    applies: Callable[[Exchange], bool] = answered_json  # the exchanges the check is about
 
 
 REGISTRY: dict[str, RegisteredCheck] = {}
 
 
-def check(name: str, requirement: str) -> Callable[[CheckFunction], CheckFunction]:
+def check(
+    name: str, requirement: str, *, applies: Callable[[Exchange], bool] = answered_json
+) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = RegisteredCheck(name, requirement, function)
+        REGISTRY[name] = RegisteredCheck(name, requirement, function, applies)
         return function
 
     return register
@@ -110,7 +134,36 @@ def _violation(requirement: str, exchange: Exchange, received: str, expected: st
     return Violation(requirement, received=received, expected=expected, tip=tip, exchanges=[exchange])
 
 
+API_METHODS = frozenset({"GET", "POST", "DELETE"})
+# What an HTTP stack in front of an API answers by itself: a method it does not route, a head or a
+# body over its limit.
+TRANSPORT_STATUSES = frozenset({405, 413, 414, 501})
+
+
+def transport_answer(exchange: Exchange) -> bool:
+    """An answer of the HTTP layer rather than the API: 405/413/414/501 without a Request-Id or
+    without a Stripe error body (405 and 501 only for a method other than GET, POST and DELETE).
+    Such answers are judged by SPT-WIRE-012 alone, not by the error contract."""
+    if exchange.status not in TRANSPORT_STATUSES:
+        return False
+    if exchange.status in (405, 501) and exchange.method.upper() in API_METHODS:
+        return False
+    return not (exchange.header("Request-Id") or "").strip() or exchange.error is None
+
+
+def _api_answer(check: CheckFunction) -> CheckFunction:
+    """A check of the error contract: silent on an answer of the HTTP layer (SPT-WIRE-012's)."""
+
+    def judged(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+        return () if transport_answer(exchange) else check(exchange, context)
+
+    judged.__name__ = check.__name__
+    judged.__doc__ = check.__doc__
+    return judged
+
+
 @check("not_a_server_error", "SPT-ERR-004")
+@_api_answer
 def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status >= 500:
         yield _violation(
@@ -123,6 +176,7 @@ def not_a_server_error(exchange: Exchange, context: CheckContext) -> Iterable[Vi
 
 
 @check("request_id", "SPT-WIRE-005")
+@_api_answer
 def request_id(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if not (exchange.header("Request-Id") or "").strip():
         yield _violation(
@@ -138,6 +192,7 @@ DOCUMENTED_STATUSES = frozenset({200, 400, 401, 402, 403, 404, 409, 413, 424, 42
 
 
 @check("documented_status", "SPT-WIRE-009")
+@_api_answer
 def documented_status(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 500 and exchange.status not in DOCUMENTED_STATUSES:
         yield _violation(
@@ -150,6 +205,7 @@ def documented_status(exchange: Exchange, context: CheckContext) -> Iterable[Vio
 
 
 @check("json_body", "SPT-WIRE-003")
+@_api_answer
 def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     content_type = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/json" or exchange.body is None:
@@ -161,7 +217,8 @@ def json_body(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
         )
 
 
-@check("error_shape", "SPT-ERR-001")
+@check("error_shape", "SPT-ERR-001", applies=lambda e: e.status >= 400 and answered_json(e) and not transport_answer(e))
+@_api_answer
 def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status < 400:
         return
@@ -176,7 +233,8 @@ def error_shape(exchange: Exchange, context: CheckContext) -> Iterable[Violation
         )
 
 
-@check("no_stack_trace", "SPT-ERR-006")
+@check("no_stack_trace", "SPT-ERR-006", applies=lambda e: e.status >= 400 and not transport_answer(e))
+@_api_answer
 def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.status >= 400 and (match := _TRACE.search(exchange.response_text)):
         yield _violation(
@@ -189,11 +247,10 @@ def no_stack_trace(exchange: Exchange, context: CheckContext) -> Iterable[Violat
 
 @check("no_card_data", "SPT-SEC-008")
 def no_card_data(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
-    for finding in find_card_numbers(exchange.response_text):
+    for finding in find_card_data(exchange.response_text):
         echoed = (
             " (an echo of a value the request carried)"
-            if finding.kind == "card number"
-            and (exchange.response_text[finding.start : finding.end] in exchange.request_body)
+            if finding.kind == "card number" and finding.value in exchange.request_body
             else ""
         )
         yield _violation(
@@ -236,7 +293,11 @@ def test_mode(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
             return
 
 
-@check("id_prefixes", "SPT-WIRE-007")
+def _names_ids(exchange: Exchange) -> bool:
+    return any(str(obj.get("object")) in ID_PREFIXES and "id" in obj for obj in _objects(exchange.body))
+
+
+@check("id_prefixes", "SPT-WIRE-007", applies=_names_ids)
 def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     for obj in _objects(exchange.body):
         prefix = ID_PREFIXES.get(str(obj.get("object")))
@@ -250,7 +311,7 @@ def id_prefixes(exchange: Exchange, context: CheckContext) -> Iterable[Violation
             )
 
 
-@check("original_payment_method_hidden", "SPT-SEC-009")
+@check("original_payment_method_hidden", "SPT-SEC-009", applies=lambda e: e.actor != "agent" and answered_json(e))
 def original_payment_method_hidden(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
     if exchange.actor == "agent":
         return
@@ -265,6 +326,23 @@ def original_payment_method_hidden(exchange: Exchange, context: CheckContext) ->
         )
 
 
+@check("transport_answer", "SPT-WIRE-012", applies=lambda e: e.method.upper() not in API_METHODS or transport_answer(e))
+def transport_answer_is_stripe_shaped(exchange: Exchange, context: CheckContext) -> Iterable[Violation]:
+    if transport_answer(exchange):
+        yield _violation(
+            "SPT-WIRE-012",
+            exchange,
+            f"{exchange.status} {(exchange.header('Content-Type') or '(no Content-Type)')} "
+            f"{'with' if (exchange.header('Request-Id') or '').strip() else 'without'} a Request-Id: "
+            f"{exchange.response_text[:120]!r}",
+            "a Request-Id and a Stripe error body even for what the HTTP layer refuses "
+            "(a method other than GET/POST/DELETE, a head or body over the limit)",
+            "let the API answer these (a catch-all route), or have the proxy add a Request-Id and a JSON error body",
+        )
+
+
 # Checks that live in modules of their own, registered here so the registry is complete once this
 # module is imported.
-check("response_schema", "SPT-WIRE-008")(response_schema)
+check("response_schema", "SPT-WIRE-008", applies=lambda exchange: exchange.status == 200 and answered_json(exchange))(
+    response_schema
+)

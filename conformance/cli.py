@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from conformance import __version__
 from conformance.catalog import Level
-from conformance.options import CERTIFY, REPLAY, RUN, add_cli_arguments, from_namespace
+from conformance.options import CERTIFY, DOCTOR, REPLAY, RUN, add_cli_arguments, from_namespace
 from conformance.spec import SpecError, check_spec, load_spec
 
 __all__ = ["main"]
@@ -57,14 +58,16 @@ def _spec_requirements(args: argparse.Namespace) -> int:
     rows = [r for r in catalogue if (not areas or r.area in areas) and (not levels or r.level in levels)]
     if args.format == "tsv":
         for r in rows:
-            print(f"{r.id}\t{r.level}\t{r.source}\t{','.join(sorted(r.needs))}\t{r.statement}")
+            print(f"{r.id}\t{r.level}\t{r.source}\t{','.join(sorted(r.needs))}\t{r.statement}\t{r.basis}")
         return EXIT_OK
     width = max((len(r.id) for r in rows), default=0)
     for r in rows:
         needs = f"  [needs {', '.join(sorted(r.needs))}]" if r.needs else ""
         print(f"{r.id:<{width}}  {r.level:<6}  {r.statement}{needs}")
         print(f"{'':<{width}}  {'':<6}  source: {r.source}")
-    print(f"\n{len(rows)} of {len(catalogue)} requirements")
+        print(f"{'':<{width}}  {'':<6}  basis:  {r.basis}{f': {r.evidence}' if r.evidence else ''}")
+    bases = Counter(r.basis.value for r in rows)
+    print(f"\n{len(rows)} of {len(catalogue)} requirements ({', '.join(f'{n} {b}' for b, n in sorted(bases.items()))})")
     return EXIT_OK
 
 
@@ -151,16 +154,35 @@ def _run(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from conformance.cassettes.rerun import ReplayRequest, replay
+    from conformance.cassettes.session import MANIFEST
+
+    inner = args.directory / "cassettes"
+    if not (args.directory / MANIFEST).is_file() and (inner / MANIFEST).is_file():
+        print(
+            f"spt-conformance replay: {args.directory} is a certification bundle, not a recording: check all of it "
+            f"with `spt-conformance verify {args.directory}`, or replay its recording with "
+            f"`spt-conformance replay {inner}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     request = ReplayRequest(args.directory, allow_spec_drift=args.allow_spec_drift, **from_namespace(args))
     return replay(request)
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from conformance.cassettes.lint import lint_directory
+    from conformance.cassettes.lint import cassette_files, lint_directory
+    from conformance.cassettes.session import MANIFEST
 
     if not args.directory.is_dir():
         print(f"spt-conformance cassettes lint: {args.directory} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    if not cassette_files(args.directory):
+        print(
+            f"spt-conformance cassettes lint: {args.directory} holds no cassette (no .yaml file, no {MANIFEST}): "
+            "give the directory of a recording (spt-conformance run --record DIR)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     findings = lint_directory(args.directory)
     for finding in findings:
@@ -182,13 +204,48 @@ def _certify(args: argparse.Namespace) -> int:
     request = _run_request(args, "certify")
     if request is None:
         return EXIT_USAGE
-    return certify(request, args.out, out=sys.stdout, err=sys.stderr)
+    return certify(request, args.out, out=sys.stdout, err=sys.stderr, sign=args.sign)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from conformance.bundle import verify
 
-    return verify(args.bundle, out=sys.stdout, err=sys.stderr)
+    return verify(args.bundle, out=sys.stdout, err=sys.stderr, key=args.key, pinned=args.fingerprint)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from conformance.doctor import diagnose
+    from conformance.reports.model import shown_url
+    from conformance.target import TargetError, load_target, target_from_mapping
+
+    try:
+        mapping = _target_mapping(args)
+        if args.target is not None:
+            target = load_target(args.target)
+        elif mapping is not None:
+            target = target_from_mapping(mapping, "the command line")
+        else:
+            raise _UsageError("give the target to check: --target FILE, or --base-url with the key flags")
+    except (_UsageError, TargetError) as exc:
+        print(f"spt-conformance doctor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"spt-conformance doctor: {target.name} at {shown_url(target.base_url)}")
+    diagnosis = diagnose(
+        target,
+        live=not args.offline,
+        events=args.events,
+        public_url=args.public_url,
+        receiver_port=args.receiver_port,
+    )
+    print(diagnosis.render())
+    code = diagnosis.exit_code
+    if code:
+        print(f"\nNOT READY: fix the STOP line(s) above before a run (exit {code})")
+    elif args.offline:
+        print("\nThe target file is sound (offline: the server was not asked)")
+    else:
+        print("\nREADY: this setup can give a meaningful certification")
+    return code
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -199,11 +256,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -> None:
+    _add_target_arguments(
+        run.add_argument_group("target (default: start the bundled reference server in this process and certify it)")
+    )
+    if certify:
+        run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
+        run.add_argument(
+            "--sign",
+            type=Path,
+            metavar="KEY",
+            help="sign SHA256SUMS with this Ed25519 private key (PEM; `openssl genpkey -algorithm ed25519`)",
+        )
+    add_cli_arguments(run, CERTIFY if certify else RUN)
+
+
+def _add_target_arguments(where: Any) -> None:
     from conformance.target import DECLARED_CAPABILITIES
 
-    where = run.add_argument_group(
-        "target (default: start the bundled reference server in this process and certify it)"
-    )
     where.add_argument("--target", type=Path, metavar="FILE", help="target file (YAML, ${VAR} expanded)")
     where.add_argument("--base-url", metavar="URL", help="the server's base URL, instead of a target file")
     where.add_argument("--agent-key", metavar="KEY", help="the issuing account's sk_test_ key [$SPT_AGENT_KEY]")
@@ -229,13 +298,25 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
         default=[],
         choices=DECLARED_CAPABILITIES,
         metavar="NAME",
-        help=f"a capability the server offers (repeatable): {', '.join(DECLARED_CAPABILITIES)}",
+        help=f"declare a capability (repeatable; default: detected by probing): {', '.join(DECLARED_CAPABILITIES)}",
     )
     where.add_argument("--stripe-version", metavar="V", help="sent as Stripe-Version [$SPT_STRIPE_VERSION]")
 
-    if certify:
-        run.add_argument("--out", type=Path, required=True, metavar="BUNDLE", help="the bundle directory to write")
-    add_cli_arguments(run, CERTIFY if certify else RUN)
+
+def _add_doctor_command(commands: Any) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a setup before a run: keys, profiles, base_url, the server, capabilities, webhooks",
+        description="Check that a target can give a meaningful certification, in a few seconds: every key (valid, "
+        "test mode, one per account), the profiles and payment methods (they exist, in the right account), "
+        "base_url, Stripe's error shape, the clock, the Stripe-Version, the webhook path, and which capabilities "
+        "the server offers. `run` and `certify` run the same checks first. Exit 0: ready; 2: the target file is "
+        "wrong; 3: the server or the accounts cannot give a meaningful certification.",
+    )
+    _add_target_arguments(doctor.add_argument_group("target"))
+    add_cli_arguments(doctor, DOCTOR)
+    doctor.add_argument("--offline", action="store_true", help="check the target file only; send nothing")
+    doctor.set_defaults(handler=_doctor)
 
 
 def _add_recording_commands(commands: Any) -> None:
@@ -273,10 +354,19 @@ def _add_recording_commands(commands: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="check a bundle: hashes, secrets, and a replay that gives the reported verdicts",
-        description="Verify a certification bundle (directory or .zip). Exit 0 if it is what certify wrote, 1 if "
-        "not (naming each changed file or verdict), 2 if it cannot be read.",
+        description="Verify a certification bundle (directory or .zip, found by its SHA256SUMS wherever it lies). "
+        "Exit 0 if it is what certify wrote, 1 if not (naming each changed file or verdict) or not signed by the "
+        "pinned key, 2 if it cannot be read. Without --key or --fingerprint, the verdict says who signed it "
+        "(or that it is unsigned) but proves no author.",
     )
     verify.add_argument("bundle", type=Path, metavar="BUNDLE")
+    pin = verify.add_mutually_exclusive_group()
+    pin.add_argument(
+        "--key", type=Path, metavar="PUB", help="the signer's Ed25519 public key (PEM): the bundle must be signed by it"
+    )
+    pin.add_argument(
+        "--fingerprint", metavar="SHA256:HEX", help="the signer's key fingerprint (as certify printed it), instead"
+    )
     verify.set_defaults(handler=_verify)
 
 
@@ -298,6 +388,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_arguments(run)
     run.set_defaults(handler=_run)
     _add_recording_commands(commands)
+    _add_doctor_command(commands)
 
     serve = commands.add_parser(
         "serve",
@@ -342,7 +433,14 @@ def _directory(value: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`spt-conformance spec requirements | head -1`): what it read is
+        # all it wanted. Point stdout at nothing so the flush at exit raises no second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 

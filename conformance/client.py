@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from conformance.ratelimit import RateLimiter
+from conformance.retry import MAX_NETWORK_RETRIES, backoff, should_retry
 from conformance.target import Account
 
 __all__ = ["Exchange", "Journal", "StripeClient", "encode_form"]
@@ -74,6 +75,7 @@ class Exchange:
     response_headers: Mapping[str, str]
     response_text: str
     elapsed_ms: float
+    attempts: int = 1  # sends it took, when the first answers were server errors worth resending
 
     @cached_property
     def body(self) -> Any:
@@ -165,6 +167,7 @@ class StripeClient:
         stripe_version: str | None = None,
         limiter: RateLimiter | None = None,
         max_rate_retries: int = 5,
+        max_network_retries: int = MAX_NETWORK_RETRIES,
     ) -> None:
         self.http = http
         self.account = account
@@ -172,6 +175,7 @@ class StripeClient:
         self.stripe_version = stripe_version
         self.limiter = limiter
         self.max_rate_retries = max_rate_retries
+        self.max_network_retries = max_network_retries
 
     @property
     def role(self) -> str:
@@ -236,16 +240,25 @@ class StripeClient:
         return self._send(method, url, sent, body)
 
     def _send(self, method: str, url: str, headers: httpx.Headers, body: bytes) -> Exchange:
-        for attempt in range(self.max_rate_retries + 1):
+        """Send, resending as Stripe's SDKs do (see `conformance.retry`), with the same headers
+        and so the same Idempotency-Key; only the last answer is judged."""
+        rate_retries = network_retries = 0
+        while True:
             if self.limiter is not None:
                 self.limiter.acquire()
             started = time.perf_counter()
             response = self.http.request(method, url, headers=headers, content=body)
             elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 429 or attempt == self.max_rate_retries:
-                break
-            # Stripe's rate limiter: wait as told, then try again with the same key.
-            time.sleep(_retry_after(response.headers.get("Retry-After"), attempt))
+            if response.status_code == 429 and rate_retries < self.max_rate_retries:
+                # Stripe's rate limiter: wait as told, then try again with the same key.
+                time.sleep(_retry_after(response.headers.get("Retry-After"), rate_retries))
+                rate_retries += 1
+                continue
+            if network_retries < self.max_network_retries and should_retry(response.status_code, response.headers):
+                network_retries += 1
+                time.sleep(backoff(network_retries, response.headers.get("Retry-After")))
+                continue
+            break
         exchange = Exchange(
             actor=self.role,
             method=method,
@@ -256,6 +269,7 @@ class StripeClient:
             response_headers=dict(response.headers),
             response_text=response.text,
             elapsed_ms=elapsed,
+            attempts=1 + rate_retries + network_retries,
         )
         self.journal.record(exchange)
         return exchange

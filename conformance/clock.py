@@ -35,7 +35,9 @@ class Clock:
     def now(self) -> int:
         """The target's current time, in unix seconds."""
         if self.extension:
-            body = expect_ok(self.client.get(CLOCK), "SPT-CLK-001", object_type="test_helpers.shared_payment.clock")
+            body = expect_ok(
+                self.client.get(CLOCK), "SPT-CLK-001", object_type="test_helpers.shared_payment.clock", setup=True
+            )
             return int(body["now"])
         return int(time.time() + self._estimate_skew())
 
@@ -58,6 +60,7 @@ class Clock:
                 self.client.post(f"{CLOCK}/advance", {"seconds": seconds}),
                 "SPT-CLK-002",
                 object_type="test_helpers.shared_payment.clock",
+                setup=True,
             )
             return
         if seconds > self.max_wait:

@@ -33,7 +33,7 @@ from conformance.client import Journal, StripeClient
 from conformance.receiver import Delivery, Receiver
 from conformance.session import RunState
 from conformance.target import Target
-from conformance.violation import Violation, expect, expect_ok
+from conformance.violation import LEDGER, Violation, expect, expect_ok
 
 __all__ = [
     "EVENTS",
@@ -237,7 +237,7 @@ class EventLog:
         elif self.mode == "pull":
             for role, client in self._clients.items():
                 exchange = client.get(EVENTS, {"limit": 1})
-                body = expect_ok(exchange, "SPT-EVT-012", object_type="list")
+                body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
                 newest = body.get("data") or [{}]
                 created = newest[0].get("created") if isinstance(newest[0], Mapping) else None
                 self._floor[role] = created if isinstance(created, int) else None
@@ -277,6 +277,8 @@ class EventLog:
                 tip="events are matched by data.object.id; check that the event is recorded for this account "
                 "and that its data.object is the token",
             )
+        if requirement is not None:
+            LEDGER.hold(requirement)
         return found
 
     def settle(self, role: str, object_id: str, *, quiet: float | None = None) -> list[ObservedEvent]:
@@ -379,7 +381,7 @@ class EventLog:
             params["type"] = event_type
         for _ in range(_MAX_PAGES):
             exchange = client.get(EVENTS, params)
-            body = expect_ok(exchange, "SPT-EVT-012", object_type="list")
+            body = expect_ok(exchange, "SPT-EVT-012", object_type="list", setup=True)
             page = [e for e in body.get("data") or [] if isinstance(e, Mapping) and isinstance(e.get("id"), str)]
             now = time.monotonic()
             with self._lock:

@@ -135,11 +135,12 @@ def parse_expected_failures(data: Any, source: str, catalogue: Catalogue) -> tup
 
 def load_expected_failures(path: Path, catalogue: Catalogue) -> tuple[ExpectedFailure, ...]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:  # a stream, so YAML errors name the file
+            data = yaml.safe_load(stream)
     except OSError as exc:
         raise ExpectedFailuresError(f"cannot read the expected-failures file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise ExpectedFailuresError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except yaml.YAMLError as exc:
         raise ExpectedFailuresError(f"{path} is not valid YAML: {exc}") from None
     return parse_expected_failures(data, str(path), catalogue)

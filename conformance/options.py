@@ -30,6 +30,7 @@ from conformance.reports.model import output_path_problem
 __all__ = [
     "CERTIFY",
     "DEFAULT_MAX_WAIT",
+    "DOCTOR",
     "QUICK_MAX_WAIT",
     "REPLAY",
     "RUN",
@@ -54,7 +55,7 @@ QUICK_MAX_WAIT: Final = 5.0  # --quick is for pre-commit hooks
 
 # Where a flag is shown in `--help`, in this order.
 GROUPS: Final = ("selection and speed", "judgement and time", "reports")
-RUN, CERTIFY, REPLAY = "run", "certify", "replay"
+RUN, CERTIFY, REPLAY, DOCTOR = "run", "certify", "replay", "doctor"
 _UNSET: Final[Any] = object()
 
 
@@ -165,16 +166,25 @@ class RunOptions:
         group=_JUDGEMENT,
     )
     events: str = _option(
-        "auto", help="how events are observed", choices=("auto", "push", "pull"), metavar=None, group=_JUDGEMENT
+        "auto",
+        help="how events are observed",
+        choices=("auto", "push", "pull"),
+        metavar=None,
+        group=_JUDGEMENT,
+        commands=frozenset({RUN, CERTIFY, DOCTOR}),
     )
     public_url: str | None = _option(
-        help="URL at which the target reaches the webhook receiver", metavar="URL", group=_JUDGEMENT
+        help="URL at which the target reaches the webhook receiver",
+        metavar="URL",
+        group=_JUDGEMENT,
+        commands=frozenset({RUN, CERTIFY, DOCTOR}),
     )
     receiver_port: int | None = _option(
         help="listen for webhooks on this loopback port (what a tunnel forwards to); default: a free one",
         metavar="PORT",
         parse=int,
         group=_JUDGEMENT,
+        commands=frozenset({RUN, CERTIFY, DOCTOR}),
     )
     expected_failures: Path | None = _option(
         help="YAML list of {id, reason, expires} for requirements known to fail",
@@ -214,6 +224,12 @@ class RunOptions:
         parse=Path,
         group=_REPORTS,
         commands=frozenset({RUN}),
+    )
+    no_doctor: bool = _option(
+        False,
+        help="skip the setup checks of `spt-conformance doctor` before the run (reachability is still checked)",
+        group=_JUDGEMENT,
+        recorded=False,
     )
     timeout: float = 30.0  # seconds per request; not a flag: a slower answer is a broken server
 

@@ -1,58 +1,59 @@
-"""The pytest plugin: options, the `requirement` marker, and per-requirement verdicts.
+"""The pytest plugin: its hooks hand each test to the evidence pipeline and the verdicts to the reports.
 
 It is loaded in every pytest session (entry point `pytest11`) but stays inert unless a target
 is given, so `pytest --pyargs conformance.suite --spt-target FILE` runs the conformance suite
 inside a vendor's own pytest session, and `spt-conformance run` drives the same code.
 
 Theory of operation. Tests carry `@pytest.mark.requirement("SPT-…", …)`. After each phase of a
-test, `pytest_runtest_makereport` turns what happened into `Evidence` per requirement (see
-`conformance.verdicts`) and stores it in the report's `user_properties`, which pytest-xdist
-carries from workers to the controller, together with the number of HTTP exchanges the test
-made. The controller gathers both in `pytest_runtest_logreport`, decides the verdicts at the end
-of the session, applies the expected failures, and builds one scrubbed `RunReport` from which the
-JSON, JUnit and HTML files and the terminal summary are all written. `spt-conformance run`
-reads that report with `run_report(config)`.
-
-With `--spt-record DIR` the run is recorded (`conformance.cassettes.record`), and with
-`--spt-replay DIR` it is replayed from a recording (`conformance.cassettes.replay`): both are
-plugin objects registered here, reached by the suite's fixtures through
-`conformance.cassettes.session.cassette_session`.
+test, `pytest_runtest_makereport` hands what happened to `conformance.evidence.derive` and stores
+the evidence in the report's `user_properties`, which pytest-xdist carries from workers to the
+controller, together with the number of HTTP exchanges the test made. The controller's
+`_Collector` gathers both, decides the verdicts at the end of the session
+(`conformance.verdicts.decide`), applies the expected failures, and builds one scrubbed
+`RunReport` from which the JSON, JUnit and HTML files and the terminal summary are all written.
+The session's exit status is the report's: pytest's own count of failed tests does not decide it,
+but every failed test has left broken evidence, so it cannot end in exit 0 unless an expected
+failure covers what it broke. `spt-conformance run` reads that report with `run_report(config)`.
+Recording and replaying are wired in `conformance.cassettes.wiring`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance.cassettes.wiring import configure_cassettes, stop_cassettes
 from conformance.checks import REGISTRY
 from conformance.client import Journal
+from conformance.evidence import TestPhase, derive, from_json, late, requirement_ids, scrubbed, to_json, used_ids
 from conformance.expected import (
     ExpectedFailure,
     ExpectedFailuresError,
     apply_expected_failures,
     load_expected_failures,
 )
-from conformance.options import RunOptions, add_pytest_options, from_pytest, problems, recorded
-from conformance.reports.model import RunCounts, RunReport, build_report, write_json
+from conformance.options import add_pytest_options, from_pytest, problems, recorded
+from conformance.reports.model import RunCounts, RunReport, build_report
+from conformance.reports.write import write_reports
 from conformance.scrub import scrub_text
 from conformance.session import RunState
 from conformance.spec import SpecError, default_spec
 from conformance.target import TargetError, load_target
 from conformance.verdicts import Evidence, Outcome, RequirementResult, decide, fold_outcome
-from conformance.violation import Violation, ViolationGroup
+from conformance.violation import LEDGER, Violation, ViolationGroup
 
 __all__ = [
     "JOURNAL_KEY",
     "REPORT_KEY",
     "STATE_KEY",
+    "report_late",
     "requirement_ids",
     "run_report",
     "run_results",
@@ -66,6 +67,7 @@ EXCHANGES_PROPERTY = "spt_exchanges"  # the number of HTTP exchanges of one test
 RESULTS_KEY = pytest.StashKey[list[RequirementResult]]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 EXPECTED_KEY = pytest.StashKey[tuple[ExpectedFailure, ...]]()
+LATE_KEY = pytest.StashKey[list[Evidence]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the SPT requirement IDs this test proves")
+    config.addinivalue_line("markers", "uses(*ids): SPT requirements this test relies on as set-up steps")
     target_file = config.getoption("--spt-target", default=None)
     if not target_file:
         return
@@ -99,50 +102,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     state = RunState(spec, target, options)
     config.stash[STATE_KEY] = state
-    _configure_cassettes(config, state)
+    configure_cassettes(config, state)
     config.pluginmanager.register(_Collector(state), "spt-conformance-collector")
 
 
-def _configure_cassettes(config: pytest.Config, state: RunState) -> None:
-    from conformance.cassettes.session import CassetteError, read_manifest, set_cassette_session
-
-    record, replay = config.getoption("--spt-record"), config.getoption("--spt-replay")
-    if not record and not replay:
-        return
-    if record and replay:
-        raise pytest.UsageError("--spt-record and --spt-replay exclude each other")
-    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
-        raise pytest.UsageError(
-            "a recording is made and replayed in one process (session-wide objects are made in test "
-            "order); drop -n / --workers"
-        )
-    session: Any
-    if record:
-        from conformance.cassettes.record import Recorder, prepare_directory
-
-        problem = prepare_directory(Path(record))
-        if problem:
-            raise pytest.UsageError(problem)
-        session = Recorder(Path(record), state)
-    else:
-        from conformance.cassettes.replay import Replayer
-
-        try:
-            manifest = read_manifest(Path(replay))
-        except CassetteError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        session = Replayer(Path(replay), manifest, state)
-    set_cassette_session(config, session)
-    config.pluginmanager.register(session, "spt-conformance-cassettes")
-    session.start()
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from conformance.cassettes.session import cassette_session
-
-    cassettes: Any = cassette_session(config)
-    if cassettes is not None:
-        cassettes.stop()
+    stop_cassettes(config)
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.close()
@@ -163,20 +128,13 @@ def run_results(config: pytest.Config) -> list[RequirementResult] | None:
     return config.stash.get(RESULTS_KEY, None)
 
 
-def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
-    ids: list[str] = []
-    for mark in item.iter_markers("requirement"):
-        ids.extend(str(arg) for arg in mark.args)
-    return tuple(dict.fromkeys(ids))
-
-
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = run_state(config)
     if state is None:
         return
     catalogue = state.spec.catalogue
     for item in items:
-        unknown = [i for i in requirement_ids(item) if i not in catalogue]
+        unknown = [i for i in (*requirement_ids(item), *used_ids(item)) if i not in catalogue]
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement(s) {', '.join(unknown)}")
     keep = [item for item in items if set(requirement_ids(item)) & state.selected]
@@ -189,23 +147,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:
-    """The --quick profile: the first test naming each requirement, in collection order, and no
-    more, so that every requirement is still checked once. Deterministic, so every xdist worker
-    keeps the same tests."""
+    """The --quick profile: for each requirement one test that names it, and no more, so that every
+    requirement is still checked once. Tests that name fewer requirements are chosen first: a test
+    written for a requirement checks it surely, a generated test that names many may not reach it
+    in a few examples. Deterministic, so every xdist worker keeps the same tests."""
     covered: set[str] = set()
-    kept = []
-    for item in items:
-        ids = set(requirement_ids(item)) & selected
+    kept: set[int] = set()
+    ranked = sorted(range(len(items)), key=lambda i: (len(set(requirement_ids(items[i])) & selected), i))
+    for index in ranked:
+        ids = set(requirement_ids(items[index])) & selected
         if ids - covered:
-            kept.append(item)
+            kept.add(index)
             covered |= ids
-    return kept
+    return [item for index, item in enumerate(items) if index in kept]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = run_state(item.config)
     if state is None:
         return
+    LEDGER.reset()
     needs: set[str] = set()
     for requirement in requirement_ids(item):
         needs |= state.spec.catalogue[requirement].needs
@@ -214,81 +175,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"the target does not offer {', '.join(missing)}")
 
 
-def _violations(exc: BaseException | None) -> list[Violation]:
-    """The violations an exception carries: itself, a group of them, or (Hypothesis reports
-    several distinct bugs at once) an ExceptionGroup made only of them."""
-    if isinstance(exc, Violation):
-        return [exc]
-    if isinstance(exc, ViolationGroup):
-        return list(exc.violations)
-    if isinstance(exc, BaseExceptionGroup):
-        parts = [_violations(inner) for inner in exc.exceptions]
-        return [v for part in parts for v in part] if all(parts) else []
-    return []
-
-
-def _evidence_for(
-    state: RunState, item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]
-) -> list[Evidence]:
-    ids = requirement_ids(item)
-    catalogue = state.spec.catalogue
-    evidence: list[Evidence] = []
-    exc = call.excinfo.value if call.excinfo is not None else None
-    if report.skipped:
-        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
-        evidence += [Evidence(r, item.nodeid, Outcome.SKIPPED, reason.removeprefix("Skipped: ")) for r in ids]
-    elif report.when == "call" and report.passed:
-        evidence += [Evidence(r, item.nodeid, Outcome.HELD) for r in ids]
-    elif report.failed and report.when in ("setup", "call"):
-        violations = _violations(exc)
-        if violations:
-            broken = {v.requirement for v in violations}
-            for violation in violations:
-                evidence.append(
-                    Evidence(
-                        violation.requirement,
-                        item.nodeid,
-                        Outcome.BROKEN,
-                        violation.render(catalogue),
-                        tuple(e.render() for e in violation.exchanges),
-                    )
-                )
-            first = violations[0].requirement
-            evidence += [
-                Evidence(r, item.nodeid, Outcome.NOT_REACHED, f"not reached: {first} failed first in {item.nodeid}")
-                for r in ids
-                if r not in broken
-            ]
-        else:
-            message = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)
-            evidence += [Evidence(r, item.nodeid, Outcome.BROKEN, message) for r in ids]
-    if report.when == "teardown":
-        journal = item.stash.get(JOURNAL_KEY, None)
-        if journal is not None and journal.exchanges:
-            found: set[str] = set()
-            for finding in journal.findings:
-                if isinstance(finding, Violation):
-                    found.add(finding.requirement)
-                    evidence.append(
-                        Evidence(
-                            finding.requirement,
-                            f"check:{item.nodeid}",
-                            Outcome.BROKEN,
-                            finding.render(catalogue),
-                            tuple(e.render() for e in finding.exchanges),
-                        )
-                    )
-            for registered in REGISTRY.values():
-                if registered.requirement not in found:
-                    evidence.append(Evidence(registered.requirement, f"check:{registered.name}", Outcome.HELD))
-    scrub = _scrubber(state)
-    return [
-        dataclasses.replace(e, message=scrub(e.message), exchanges=tuple(scrub(x) for x in e.exchanges))
-        if e.outcome is Outcome.BROKEN
-        else e
-        for e in evidence
-        if e.requirement in state.selected
-    ]
+def report_late(config: pytest.Config, test: str, requirement: str, violation: Violation | None) -> None:
+    """Evidence for a test that has already ended: it leaves with the next report this process makes."""
+    state = run_state(config)
+    if state is not None:
+        config.stash.setdefault(LATE_KEY, []).append(late(test, requirement, violation, state.spec.catalogue))
 
 
 def _secrets(state: RunState) -> list[str]:
@@ -296,10 +187,28 @@ def _secrets(state: RunState) -> list[str]:
         return sorted({*state.target.secrets(), *state.context.secrets}, key=len, reverse=True)
 
 
-def _scrubber(state: RunState) -> Callable[[str], str]:
-    """Evidence leaves the worker scrubbed: it travels to the controller and into reports."""
-    secrets = _secrets(state)
-    return lambda text: scrub_text(text, secrets)
+def _phase(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> TestPhase:
+    held, soft = LEDGER.take() if report.when == "call" else ({}, [])
+    journal = item.stash.get(JOURNAL_KEY, None) if report.when == "teardown" else None
+    reason = ""
+    if report.skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "skipped"
+    return TestPhase(
+        test=item.nodeid,
+        when=report.when,
+        declared=requirement_ids(item),
+        uses=used_ids(item),
+        passed=report.passed,
+        failed=report.failed,
+        skipped=report.skipped,
+        skip_reason=reason.removeprefix("Skipped: "),
+        error=call.excinfo.value if call.excinfo is not None else None,
+        error_text=str(report.longrepr) if report.failed else "",
+        held=dict(held),
+        soft=tuple(soft),
+        exchanges=tuple(journal.exchanges) if journal is not None else (),
+        findings=tuple(journal.findings) if journal is not None else (),
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -309,30 +218,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     state = run_state(item.config)
     if state is None:
         return
-    evidence = _evidence_for(state, item, report, call)
+    secrets = _secrets(state)
+    evidence = derive(
+        _phase(item, report, call),
+        state.spec.catalogue,
+        REGISTRY,
+        selected=state.selected,
+        scrub=lambda text: scrub_text(text, secrets),
+    )
+    pending = item.config.stash.get(LATE_KEY, [])
+    if pending:
+        item.config.stash[LATE_KEY] = []
+        evidence += scrubbed(pending, selected=state.selected, scrub=lambda text: scrub_text(text, secrets))
     if evidence:
-        report.user_properties.append((EVIDENCE_PROPERTY, [_to_json(e) for e in evidence]))
+        report.user_properties.append((EVIDENCE_PROPERTY, [to_json(e) for e in evidence]))
     if report.when == "teardown":
         journal = item.stash.get(JOURNAL_KEY, None)
         report.user_properties.append((EXCHANGES_PROPERTY, len(journal.exchanges) if journal is not None else 0))
     if call.excinfo is not None and isinstance(call.excinfo.value, Violation | ViolationGroup):
-        report.longrepr = _scrubber(state)(call.excinfo.value.render(state.spec.catalogue))
-
-
-def _to_json(evidence: Evidence) -> dict[str, Any]:
-    return {
-        "requirement": evidence.requirement,
-        "test": evidence.test,
-        "outcome": evidence.outcome.value,
-        "message": evidence.message,
-        "exchanges": list(evidence.exchanges),
-    }
-
-
-def _from_json(data: dict[str, Any]) -> Evidence:
-    return Evidence(
-        data["requirement"], data["test"], Outcome(data["outcome"]), data["message"], tuple(data["exchanges"])
-    )
+        report.longrepr = scrub_text(call.excinfo.value.render(state.spec.catalogue), secrets)
 
 
 class _Collector:
@@ -344,6 +248,7 @@ class _Collector:
         self.evidence: list[Evidence] = []
         self.exchanges = 0
         self.outcomes: dict[str, str] = {}  # node id → passed, failed, skipped
+        self.durations: dict[str, float] = {}  # node id → seconds (setup, call and teardown), for JUnit
         self.started_at = dt.datetime.now(dt.UTC)
         self.started = time.perf_counter()
 
@@ -352,12 +257,19 @@ class _Collector:
         self.started = time.perf_counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        late: list[str] = []
         for name, value in report.user_properties:
             if name == EVIDENCE_PROPERTY and isinstance(value, list):
-                self.evidence.extend(_from_json(item) for item in value)
+                arrived = [from_json(item) for item in value]
+                self.evidence.extend(arrived)
+                late += [e.test for e in arrived if e.test != report.nodeid and e.outcome is Outcome.BROKEN]
             elif name == EXCHANGES_PROPERTY and isinstance(value, int):
                 self.exchanges += value
         fold_outcome(self.outcomes, report)
+        for test in late:  # judged after it ended, and broken: that test failed after all
+            if test in self.outcomes:
+                self.outcomes[test] = "failed"
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -391,12 +303,17 @@ class _Collector:
             started_at=self.started_at.isoformat(timespec="seconds"),
             duration_s=time.perf_counter() - self.started,
             secrets=_secrets(state),
+            selected=state.selected,
+            strict=state.options.strict,
+            test_durations=self.durations,
         )
         config.stash[REPORT_KEY] = report
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return  # interrupted or unusable: no report file would tell the truth
         try:
-            _write_reports(state.options, report)
+            write_reports(
+                report, {"json": state.options.json, "junit": state.options.junit, "html": state.options.html}
+            )
         except OSError as exc:
             print(f"spt-conformance: cannot write a report: {exc}", file=sys.stderr)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -415,20 +332,6 @@ class _Collector:
 
 def _options(config: pytest.Config, state: RunState) -> dict[str, Any]:
     return {**recorded(state.options), "workers": getattr(config.option, "numprocesses", None) or 0}
-
-
-def _write_reports(options: RunOptions, report: RunReport) -> None:
-    from conformance.reports.html import write_html
-    from conformance.reports.junit import write_junit
-
-    writers: dict[Path | None, Callable[[RunReport, Path], None]] = {
-        options.json: write_json,
-        options.junit: write_junit,
-        options.html: write_html,
-    }
-    for path, write in writers.items():
-        if path is not None:
-            write(report, path)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

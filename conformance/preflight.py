@@ -41,8 +41,10 @@ def preflight(target: Target, http: httpx.Client) -> None:
             raise TargetUnusable(
                 f"{target.base_url} answered {exchange.status} to a plain retrieve as the {account.role}"
             )
-        if exchange.error is None and exchange.status != 200:
+        # An API whose errors are JSON but not Stripe-shaped is tested, and SPT-ERR-001 says so in
+        # the report; only an answer that is not JSON at all (a web page) means a wrong base_url.
+        if exchange.error is None and exchange.status != 200 and exchange.body is None:
             raise TargetUnusable(
-                f"{target.base_url} does not answer like Stripe's API (a {exchange.status} without a Stripe "
-                "error body); is base_url right?"
+                f"{target.base_url} does not answer like an API (a {exchange.status} whose body is not JSON); "
+                "is base_url right?"
             )

@@ -48,6 +48,7 @@ class Progress:
         self.collection_errors: list[str] = []
         self.internal_errors: list[str] = []
         self.interrupted = False
+        self._stopped: set[str] = set()  # tests Ctrl-C interrupted: neither passed nor failed
         self._outcome: dict[str, str] = {}
         self._remaining: Counter[str] = Counter()  # module → tests not finished yet
         self._finished: dict[str, Counter[str]] = {}  # module → outcome counts
@@ -85,6 +86,13 @@ class Progress:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
+        if report.failed and _by_interrupt(report):
+            # Ctrl-C stopped this test (in a worker, or caught and re-raised by a library): it
+            # has no outcome, and the run has no verdict.
+            self.interrupted = True
+            self._stopped.add(nodeid)
+        if nodeid in self._stopped:
+            return
         previous = self._outcome.get(nodeid)
         if report.failed:
             self._outcome[nodeid] = "failed"
@@ -160,3 +168,9 @@ class Progress:
         if self._drawn:
             self.stream.write("\r\x1b[K")
             self._drawn = False
+
+
+def _by_interrupt(report: pytest.TestReport) -> bool:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    return message.startswith("KeyboardInterrupt") or "KeyboardInterrupt" in str(report.longrepr)[-400:]

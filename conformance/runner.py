@@ -19,11 +19,13 @@ again offline (`conformance.cassettes.rerun`). What both share is `conformance.i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
+import os
 import random
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +34,7 @@ import httpx
 import pytest
 
 from conformance import __version__
+from conformance.doctor.findings import Finding
 from conformance.expected import ExpectedFailuresError, load_expected_failures
 from conformance.invocation import (
     EXIT_FAILED,
@@ -127,6 +130,70 @@ def _check_reachable(target: Target) -> None:
             raise Stop(EXIT_UNREACHABLE, str(exc)) from None
 
 
+def _check_target_file(request: RunRequest) -> None:
+    """What the target file alone shows wrong (the same key twice, a placeholder, /v1), said
+    before the specification and the suite are loaded: a mistyped file costs a second, not ten."""
+    from conformance.doctor.findings import Severity
+    from conformance.doctor.static import static_findings
+
+    try:
+        if request.target_file is not None:
+            target = load_target(request.target_file)
+        elif request.target_mapping is not None:
+            target = target_from_mapping(request.target_mapping, "the command-line target")
+        else:
+            return
+    except TargetError as exc:
+        raise Stop(EXIT_USAGE, str(exc)) from None
+    _stop_on([f for f in static_findings(target) if f.severity is Severity.CONFIG], EXIT_USAGE)
+
+
+def _stop_on(stops: Sequence[Finding], code: int) -> None:
+    """Stop the run with the doctor's findings: one sentence, or one line each."""
+    if len(stops) == 1:
+        raise Stop(code, stops[0].message)
+    if stops:
+        lines = "\n".join(finding.render() for finding in stops)
+        raise Stop(code, f"this setup cannot give a meaningful certification:\n{lines}")
+
+
+def _check_setup(request: RunRequest, target: Target, target_file: Path, workdir: Path, err: TextIO) -> Path:
+    """The doctor's checks before the first test; the file the plugin reads the target from, with
+    the capabilities the doctor detected where the target file left them to auto."""
+    from conformance.doctor import Severity, diagnose, resolved
+
+    diagnosis = diagnose(
+        target,
+        live=not request.no_doctor,
+        events=request.events,
+        public_url=request.public_url,
+        receiver_port=request.receiver_port,
+    )
+    _stop_on(diagnosis.with_severity(Severity.STOP, Severity.CONFIG), diagnosis.exit_code)
+    for finding in diagnosis.with_severity(Severity.WARN):
+        err.write(f"spt-conformance: warning: {finding.check}: {finding.message}\n")
+    if request.no_doctor:
+        _check_reachable(target)
+        return target_file
+    settled = resolved(target, diagnosis)
+    if settled == target:
+        return target_file
+    path = workdir / "target-resolved.yaml"
+    write_private(path, settled.to_mapping())
+    return path
+
+
+def _worker_count(workers: str | None) -> str | None:
+    """`auto` as the number of processes it means (the CPUs this process may use), so the run
+    says how many it starts."""
+    if workers not in ("auto", "logical"):
+        return workers
+    try:
+        return str(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return str(os.cpu_count() or 1)
+
+
 def _describe(target: Target) -> str:
     if target.embedded:
         return f"the bundled reference server at {shown_url(target.base_url)}"
@@ -139,16 +206,18 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
     err = err if err is not None else sys.stderr
     live = out.isatty() if live is None else live
     try:
+        _check_target_file(request)
         try:
             spec = default_spec()
         except SpecError as exc:
             raise Stop(EXIT_USAGE, f"the specification is broken:\n{exc.render()}") from None
         _check_request(request, spec)
+        request = dataclasses.replace(request, workers=_worker_count(request.workers))
         seed = request.seed if request.seed is not None else random.randrange(1, 1_000_000)
         with contextlib.ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spt-run-")))
             target, target_file = _resolve_target(request, workdir, stack)
-            _check_reachable(target)
+            target_file = _check_setup(request, target, target_file, workdir, err)
             workers = f", {request.workers} workers" if request.workers not in (None, "0") else ""
             out.write(f"spt-conformance {__version__}: certifying {_describe(target)} (seed {seed}{workers})\n")
             out.flush()

@@ -12,12 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from conformance.client import Exchange, StripeClient
 from conformance.clock import Clock
 from conformance.target import Target
-from conformance.violation import expect, expect_equal, expect_ok, expect_refused
+from conformance.violation import expect, expect_equal, expect_ok, expect_refused, inconclusive
 
 __all__ = ["GRANTED", "ISSUED", "Scenario", "Token"]
 
@@ -88,7 +86,9 @@ class Scenario:
     def issue(self, **options: Any) -> Token:
         """Issue a token for the test to use; its success is SPT-ISS-001."""
         params = self.issue_params(**options)
-        body = expect_ok(self.agent.post(ISSUED, params), "SPT-ISS-001", object_type="shared_payment.issued_token")
+        body = expect_ok(
+            self.agent.post(ISSUED, params), "SPT-ISS-001", object_type="shared_payment.issued_token", setup=True
+        )
         limits = params["usage_limits"]
         return Token(body["id"], body, limits["currency"], limits["max_amount"], limits.get("expires_at"))
 
@@ -112,8 +112,10 @@ class Scenario:
 
     def views(self, token_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Both views of a token, each required to be readable (SPT-ISS-005, SPT-GRT-001)."""
-        issued = expect_ok(self.issued(token_id), "SPT-ISS-005", object_type="shared_payment.issued_token")
-        granted = expect_ok(self.granted(token_id), "SPT-GRT-001", object_type="shared_payment.granted_token")
+        issued = expect_ok(self.issued(token_id), "SPT-ISS-005", object_type="shared_payment.issued_token", setup=True)
+        granted = expect_ok(
+            self.granted(token_id), "SPT-GRT-001", object_type="shared_payment.granted_token", setup=True
+        )
         return issued, granted
 
     # ------------------------------------------------------------------ paying
@@ -148,7 +150,7 @@ class Scenario:
 
     def captured(self, token_id: str) -> int:
         """amount_captured.value on the issued view (SPT-ISS-005 if it cannot be read)."""
-        issued = expect_ok(self.issued(token_id), "SPT-ISS-005", object_type="shared_payment.issued_token")
+        issued = expect_ok(self.issued(token_id), "SPT-ISS-005", object_type="shared_payment.issued_token", setup=True)
         usage = issued.get("usage_details") or {}
         captured = usage.get("amount_captured") or {}
         return int(captured.get("value") or 0)
@@ -169,9 +171,15 @@ class Scenario:
             "SPT-USE-001",
             object_type="payment_intent",
             tip="a PaymentIntent confirmed with a granted token, within its limits, answers 200",
+            setup=True,
         )
         expect_equal(
-            intent.get("status"), "succeeded", "SPT-USE-001", what="PaymentIntent status", exchanges=[exchange]
+            intent.get("status"),
+            "succeeded",
+            "SPT-USE-001",
+            what="PaymentIntent status",
+            exchanges=[exchange],
+            setup=True,
         )
         return intent
 
@@ -233,11 +241,15 @@ class Scenario:
     # ------------------------------------------------------------------ reading, judged
     def read_issued(self, token_id: str, **params: Any) -> dict[str, Any]:
         """The issued view as the agent reads it (SPT-ISS-005 if it cannot be read)."""
-        return expect_ok(self.issued(token_id, **params), "SPT-ISS-005", object_type="shared_payment.issued_token")
+        return expect_ok(
+            self.issued(token_id, **params), "SPT-ISS-005", object_type="shared_payment.issued_token", setup=True
+        )
 
     def read_granted(self, token_id: str, **params: Any) -> dict[str, Any]:
         """The granted view as the seller reads it (SPT-GRT-001 if it cannot be read)."""
-        return expect_ok(self.granted(token_id, **params), "SPT-GRT-001", object_type="shared_payment.granted_token")
+        return expect_ok(
+            self.granted(token_id, **params), "SPT-GRT-001", object_type="shared_payment.granted_token", setup=True
+        )
 
     # ------------------------------------------------------------------ tokens that will expire
     def issue_expiring(self, **options: Any) -> Token:
@@ -252,7 +264,7 @@ class Scenario:
         exchange = self.agent.post(ISSUED, params)
         if exchange.status != 200:
             self.skip_if_passed(expires_at, "before the token was issued")
-        body = expect_ok(exchange, "SPT-ISS-001", object_type="shared_payment.issued_token")
+        body = expect_ok(exchange, "SPT-ISS-001", object_type="shared_payment.issued_token", setup=True)
         limits = params["usage_limits"]
         return Token(body["id"], body, limits["currency"], limits["max_amount"], expires_at)
 
@@ -261,8 +273,8 @@ class Scenario:
         (another test moved the shared clock); otherwise return and let the test judge."""
         now = self.clock.now()
         if now >= moment:
-            pytest.skip(
-                f"inconclusive: the target's clock ({now}) passed {moment} {when}; another test advanced the "
+            inconclusive(
+                f"the target's clock ({now}) passed {moment} {when}; another test advanced the "
                 "shared clock (run time-travel tests with fewer workers)"
             )
 

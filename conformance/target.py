@@ -30,6 +30,12 @@ __all__ = [
 # What a target file may declare under `capabilities:`; see spec/requirements.yaml for the
 # derived ones (event_source, other_seller, declined_payment_method).
 DECLARED_CAPABILITIES = ("clock", "webhook_endpoints", "events", "test_helpers")
+# What a user reads when a requirement is skipped for want of a need: the names of the target file.
+NEED_WORDING = {
+    "event_source": "events or webhook_endpoints (an event source)",
+    "other_seller": "an other_seller account",
+    "declined_payment_method": "agent.declined_payment_method",
+}
 ROLES = ("agent", "seller", "other_seller")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TEST_KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]+$")
@@ -66,6 +72,8 @@ class Target:
     other_seller: Account | None = None
     capabilities: frozenset[str] = frozenset()
     stripe_version: str | None = None
+    # Capabilities the file left to `auto` (the default): `spt-conformance doctor` probes them.
+    undecided: frozenset[str] = frozenset()
     # The bundled reference server: its own decisions are checked as requirements, not INFO.
     embedded: bool = False
 
@@ -79,7 +87,24 @@ class Target:
         return capability in self.capabilities
 
     def missing(self, needs: Iterable[str]) -> list[str]:
-        return [need for need in sorted(needs) if not self.has(need)]
+        """The needs the target lacks, worded as the target file names them."""
+        return [NEED_WORDING.get(need, need) for need in sorted(needs) if not self.has(need)]
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The target-file mapping of this target (with its keys: write it privately)."""
+        mapping: dict[str, Any] = {"name": self.name, "base_url": self.base_url}
+        if self.stripe_version:
+            mapping["stripe_version"] = self.stripe_version
+        for account in self.accounts:
+            fields = {
+                "secret_key": account.secret_key,
+                "network_business_profile": account.network_business_profile,
+                "payment_method": account.payment_method,
+                "declined_payment_method": account.declined_payment_method,
+            }
+            mapping[account.role] = {k: v for k, v in fields.items() if v is not None}
+        mapping["capabilities"] = {name: name in self.capabilities for name in DECLARED_CAPABILITIES}
+        return mapping
 
     @property
     def is_stripe(self) -> bool:
@@ -167,17 +192,20 @@ def target_from_mapping(
     for role in ("agent", "seller"):
         if role not in data:
             raise TargetError(f"{source}: the {role} account is missing")
-    capabilities = data.get("capabilities") or {}
+    capabilities = data.get("capabilities", "auto")
+    if capabilities is None or capabilities == "auto":
+        capabilities = dict.fromkeys(DECLARED_CAPABILITIES, "auto")
     if not isinstance(capabilities, dict):
-        raise TargetError(f"{source}: capabilities must be a mapping of name: true|false")
+        raise TargetError(f"{source}: capabilities must be auto, or a mapping of name: true|false|auto")
     unknown = sorted(set(capabilities) - set(DECLARED_CAPABILITIES))
     if unknown:
         raise TargetError(
             f"{source}: unknown capability {', '.join(unknown)}; known: {', '.join(DECLARED_CAPABILITIES)}"
         )
     for name, value in capabilities.items():
-        if not isinstance(value, bool):
-            raise TargetError(f"{source}: capabilities.{name} must be true or false, got {value!r}")
+        if not isinstance(value, bool) and value != "auto":
+            raise TargetError(f"{source}: capabilities.{name} must be true, false or auto, got {value!r}")
+    undecided = frozenset(name for name in DECLARED_CAPABILITIES if capabilities.get(name, "auto") == "auto")
     stripe_version = data.get("stripe_version")
     if stripe_version is not None and not isinstance(stripe_version, str):
         raise TargetError(f'{source}: stripe_version must be a string such as "2026-04-22.preview"')
@@ -187,8 +215,9 @@ def target_from_mapping(
         agent=_account(data["agent"], "agent", source),
         seller=_account(data["seller"], "seller", source),
         other_seller=_account(data["other_seller"], "other_seller", source) if data.get("other_seller") else None,
-        capabilities=frozenset(name for name, on in capabilities.items() if on),
+        capabilities=frozenset(name for name, on in capabilities.items() if on is True),
         stripe_version=stripe_version,
+        undecided=undecided,
         embedded=embedded,
     )
 
@@ -196,11 +225,12 @@ def target_from_mapping(
 def load_target(path: Path, environ: Mapping[str, str] | None = None) -> Target:
     """Read a target file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:  # a stream, so YAML errors name the file
+            data = yaml.safe_load(stream)
     except OSError as exc:
         raise TargetError(f"cannot read the target file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise TargetError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except yaml.YAMLError as exc:
         raise TargetError(f"{path} is not valid YAML: {exc}") from None
     return target_from_mapping(data, str(path), environ)

@@ -1,18 +1,24 @@
-"""From test outcomes to one verdict per requirement.
+"""From evidence to one verdict per requirement, softened by level and basis.
 
-Theory of operation. Every test names the requirements it proves; every exchange is checked by
-the registered checks. Each yields `Evidence` about one requirement: it held, it was broken (a
-`Violation` naming it), it could not be checked (skipped, with the reason), or it was not reached
-(the test stopped on another requirement first). A requirement's verdict is then:
+Theory of operation. `conformance.evidence` turns each test into `Evidence` about requirements:
+it held (an assertion about it held in this run), it was broken (a `Violation` filed under it),
+it was skipped (the target does not offer what it needs), it was inconclusive (its precondition
+could not be set up), or it was not reached (the test stopped on another requirement first, or
+passed without asserting anything about it). A requirement's verdict is then:
 
-- FAILED if any evidence broke it — softened by level and source: a SHOULD gives WARNING, a MAY
-  gives INFO, and a `decision:` requirement against a target other than the reference server
-  gives INFO unless the run is strict, because the behaviour is our choice, not Stripe's;
-- PASSED if some evidence held and none broke it;
-- SKIPPED otherwise, with the reasons.
+- broken by any evidence: FAILED, softened by level (a SHOULD gives WARNING, a MAY gives INFO)
+  and, against a target other than the reference server, by basis: a `convention` MUST gives
+  WARNING and a `decision` gives INFO, because neither is Stripe's documented behaviour; under
+  `--strict` neither is softened;
+- otherwise PASSED if some evidence held;
+- otherwise INCONCLUSIVE if a precondition could not be set up (with the reasons);
+- otherwise UNVERIFIED if a test that names it stopped before checking it (`blocked_by` says on
+  which requirement), or passed without checking it;
+- otherwise SKIPPED, with the reasons.
 
-A broken requirement listed in the expected-failures file (`conformance.expected`) is then
-reported as EXPECTED instead. Only a FAILED verdict makes the run fail (exit 1).
+"Not reached" is never PASSED. A broken requirement listed in the expected-failures file
+(`conformance.expected`) is then reported as EXPECTED instead. How verdicts make the run's
+result is `conformance.reports.model.RunReport.exit_code`'s rule.
 """
 
 from __future__ import annotations
@@ -22,9 +28,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from conformance.catalog import Catalogue, Level, Requirement
+from conformance.catalog import Basis, Catalogue, Level, Requirement
 
-__all__ = ["VERDICT_ORDER", "Evidence", "Outcome", "RequirementResult", "Verdict", "decide", "fold_outcome"]
+__all__ = [
+    "UNCHECKED",
+    "VERDICT_ORDER",
+    "Evidence",
+    "Outcome",
+    "RequirementResult",
+    "Verdict",
+    "decide",
+    "fold_outcome",
+]
 
 
 class Outcome(enum.StrEnum):
@@ -32,6 +47,7 @@ class Outcome(enum.StrEnum):
     BROKEN = "broken"
     SKIPPED = "skipped"
     NOT_REACHED = "not reached"
+    INCONCLUSIVE = "inconclusive"
 
 
 class Verdict(enum.StrEnum):
@@ -41,6 +57,8 @@ class Verdict(enum.StrEnum):
     SKIPPED = "SKIPPED"
     INFO = "INFO"
     EXPECTED = "EXPECTED"  # broken, but listed in the expected-failures file with a reason
+    INCONCLUSIVE = "INCONCLUSIVE"  # its precondition could not be set up on this target
+    UNVERIFIED = "UNVERIFIED"  # named by a test that stopped (or passed) before checking it
 
 
 # The order in which summaries and reports list verdicts: the worst first after PASSED.
@@ -50,8 +68,12 @@ VERDICT_ORDER = (
     Verdict.WARNING,
     Verdict.EXPECTED,
     Verdict.INFO,
+    Verdict.INCONCLUSIVE,
+    Verdict.UNVERIFIED,
     Verdict.SKIPPED,
 )
+# Verdicts that say a requirement was not checked in this run.
+UNCHECKED = frozenset({Verdict.SKIPPED, Verdict.INCONCLUSIVE, Verdict.UNVERIFIED})
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class Evidence:
     outcome: Outcome
     message: str = ""
     exchanges: Sequence[str] = ()  # rendered, scrubbed exchanges
+    blocked_by: str = ""  # for `not reached`: the requirement whose failure stopped the test
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,7 @@ class RequirementResult:
     verdict: Verdict
     evidence: tuple[Evidence, ...] = ()
     note: str = ""  # why: the skip reason, the INFO reason, the expected failure
+    blocked_by: tuple[str, ...] = ()  # for UNVERIFIED: the requirements whose failures stopped its tests
 
     @property
     def failures(self) -> tuple[Evidence, ...]:
@@ -81,6 +105,20 @@ class _Tally:
     broken: list[Evidence] = field(default_factory=list)
     skipped: list[Evidence] = field(default_factory=list)
     not_reached: list[Evidence] = field(default_factory=list)
+    inconclusive: list[Evidence] = field(default_factory=list)
+
+    def add(self, item: Evidence) -> None:
+        {
+            Outcome.HELD: self.held,
+            Outcome.BROKEN: self.broken,
+            Outcome.SKIPPED: self.skipped,
+            Outcome.NOT_REACHED: self.not_reached,
+            Outcome.INCONCLUSIVE: self.inconclusive,
+        }[item.outcome].append(item)
+
+
+def _reasons(items: Iterable[Evidence], default: str) -> str:
+    return "; ".join(sorted({e.message for e in items if e.message})) or default
 
 
 def decide(
@@ -91,47 +129,55 @@ def decide(
     reference_target: bool,
     strict: bool,
 ) -> list[RequirementResult]:
-    """One result per selected requirement, in catalogue order."""
+    """One result per selected requirement (and per requirement broken by a selected test, selected
+    or not), in catalogue order."""
     tallies: Mapping[str, _Tally] = {r.id: _Tally() for r in catalogue}
     for item in evidence:
         tally = tallies.get(item.requirement)
-        if tally is None:
-            continue
-        {
-            Outcome.HELD: tally.held,
-            Outcome.BROKEN: tally.broken,
-            Outcome.SKIPPED: tally.skipped,
-            Outcome.NOT_REACHED: tally.not_reached,
-        }[item.outcome].append(item)
+        if tally is not None:
+            tally.add(item)
 
     results = []
     for requirement in catalogue:
-        if requirement.id not in selected:
-            continue
         tally = tallies[requirement.id]
-        every = (*tally.broken, *tally.held, *tally.skipped, *tally.not_reached)
+        if requirement.id not in selected and not tally.broken:
+            continue
+        every = (*tally.broken, *tally.held, *tally.inconclusive, *tally.not_reached, *tally.skipped)
+        blocked_by: tuple[str, ...] = ()
         if tally.broken:
             verdict, note = _soften(requirement, reference_target=reference_target, strict=strict)
+            if requirement.id not in selected:
+                note = " ".join(filter(None, [note, "(not selected, but broken by a selected test)"]))
         elif tally.held:
             verdict, note = Verdict.PASSED, ""
+        elif tally.inconclusive:
+            verdict, note = Verdict.INCONCLUSIVE, _reasons(tally.inconclusive, "inconclusive")
+        elif tally.not_reached:
+            verdict = Verdict.UNVERIFIED
+            blocked_by = tuple(dict.fromkeys(e.blocked_by for e in tally.not_reached if e.blocked_by))
+            note = _reasons(tally.not_reached, "not reached")
         else:
             verdict = Verdict.SKIPPED
-            reasons = sorted({e.message for e in (*tally.skipped, *tally.not_reached) if e.message})
-            note = "; ".join(reasons) or "no test checked it in this run"
-        results.append(RequirementResult(requirement, verdict, tuple(every), note))
+            note = _reasons(tally.skipped, "no test checked it in this run")
+        results.append(RequirementResult(requirement, verdict, tuple(every), note, blocked_by))
     return results
 
 
 def _soften(requirement: Requirement, *, reference_target: bool, strict: bool) -> tuple[Verdict, str]:
-    if requirement.decision and not reference_target and not strict:
+    if requirement.level is Level.MAY:
+        return Verdict.INFO, "optional behaviour (MAY) not offered"
+    if not reference_target and not strict and requirement.basis is Basis.DECISION:
         return Verdict.INFO, (
-            f"differs from the reference server's choice {requirement.decision} (spec/DECISIONS.md); "
+            f"differs from the reference server's choice {requirement.decision or ''} (spec/DECISIONS.md); "
             "Stripe documents nothing here, so this is reported, not failed (use --strict to fail it)"
         )
     if requirement.level is Level.SHOULD:
         return Verdict.WARNING, "a SHOULD requirement does not hold"
-    if requirement.level is Level.MAY:
-        return Verdict.INFO, "optional behaviour (MAY) not offered"
+    if not reference_target and not strict and requirement.basis is Basis.CONVENTION:
+        return Verdict.WARNING, (
+            "rests on a Stripe-wide convention rather than on SPT documentation, so this is a warning "
+            "(use --strict to fail it)"
+        )
     return Verdict.FAILED, ""
 
 

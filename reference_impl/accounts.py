@@ -84,8 +84,9 @@ def _spec(index: int, entry: Any) -> AccountSpec:
 
 def load_accounts_file(path: str | Path) -> tuple[AccountSpec, ...]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        with Path(path).open(encoding="utf-8") as stream:  # a stream, so YAML errors name the file
+            data = yaml.safe_load(stream)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise AccountsFileError(f"cannot read accounts file {path}: {exc}") from None
     if not isinstance(data, dict) or set(data) != {"accounts"} or not isinstance(data["accounts"], list):
         raise AccountsFileError(f"{path}: expected a mapping with one key, accounts: [...]")

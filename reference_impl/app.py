@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl import cards, operations
 from reference_impl.accounts import AccountSpec
+from reference_impl.capabilities import check_without, hidden
 from reference_impl.context import DEFAULT_API_VERSION, Outcome, dumps
 from reference_impl.errors import DomainError, InvalidRequest, PayloadTooLarge, ValidationError
 from reference_impl.forms import parse_form
@@ -30,6 +31,7 @@ from reference_impl.ids import new_id
 from reference_impl.runtime import Runtime
 from reference_impl.service import Service
 from reference_impl.tuning import Tuning
+from reference_impl.variant_http import HttpVariants
 
 __all__ = ["MAX_BODY", "app_for", "create_app"]
 
@@ -135,7 +137,7 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
     return function(*args, **kwargs)
 
 
-async def _handle(service: Service, request: Request) -> _Answer:
+async def _handle(service: Service, request: Request, without: frozenset[str] = frozenset()) -> _Answer:
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
         sent = _headers(request.scope)
@@ -145,8 +147,8 @@ async def _handle(service: Service, request: Request) -> _Answer:
             # h11 refuses this itself; httptools does not, and HTTP/1.1 requires a Host (RFC 9112).
             raise ValidationError("Invalid request: an HTTP/1.1 request must carry a Host header.")
         path = request.scope["path"]
-        matched = operations.match(request.method, path)
-        if matched is None and "unknown_path_framework_404" in service.env.faults:
+        matched = None if without and hidden(path, without) else operations.match(request.method, path)
+        if matched is None and service.env.behaviour.unknown_path_framework_404:
             return _json(dumps({"detail": "Not Found"}), 404, headers)
         if matched is None:
             raise _Unrecognized(
@@ -162,12 +164,12 @@ async def _handle(service: Service, request: Request) -> _Answer:
         try:
             params = _decode(request, sent, body)
         except ValidationError:
-            if "malformed_form_is_a_server_error" in service.env.faults:
+            if service.env.behaviour.malformed_form_crashes:
                 raise RuntimeError("the form could not be decoded") from None
             raise
         # Requests run one at a time on the event loop; the `cap_race` fault runs them on threads,
         # so that its capture, made after a pause in a second transaction, races other payments.
-        execute = run_in_threadpool if "cap_race" in service.env.faults else _inline
+        execute = run_in_threadpool if service.env.behaviour.capture_in_second_transaction else _inline
         outcome = await execute(
             service.execute,
             operation,
@@ -180,7 +182,7 @@ async def _handle(service: Service, request: Request) -> _Answer:
         )
         if key is not None:
             headers["Idempotency-Key"] = key
-        if outcome.replayed:
+        if outcome.replayed and service.env.behaviour.replayed_header:
             headers["Idempotent-Replayed"] = "true"
         return _json(outcome.body, outcome.status, headers)
     except DomainError as err:
@@ -194,11 +196,12 @@ async def _handle(service: Service, request: Request) -> _Answer:
 class _Dispatch:
     """The one endpoint: every method on every path comes here, so unknown ones get our 404."""
 
-    def __init__(self, service: Callable[[], Service]) -> None:
+    def __init__(self, service: Callable[[], Service], without: frozenset[str] = frozenset()) -> None:
         self._service = service
+        self._without = without
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await _handle(self._service(), Request(scope, receive))
+        answer = await _handle(self._service(), Request(scope, receive), self._without)
         await answer.send(send)
 
 
@@ -215,8 +218,9 @@ class _ReferenceApp(Starlette):
             await super().__call__(scope, receive, send)
 
 
-def app_for(runtime: Runtime) -> Starlette:
-    """The ASGI app serving `runtime`; its lifespan starts and stops the background work."""
+def app_for(runtime: Runtime, without: frozenset[str] = frozenset()) -> Starlette:
+    """The ASGI app serving `runtime`; its lifespan starts and stops the background work.
+    `without`: optional capabilities it answers as unknown paths (reference_impl.capabilities)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -230,7 +234,7 @@ def app_for(runtime: Runtime) -> Starlette:
     # Mount's pattern would miss a path with an encoded newline and let Starlette answer a
     # plain-text 404 of its own).
     app = _ReferenceApp(routes=[], lifespan=lifespan)
-    app.dispatch = _Dispatch(lambda: runtime.service)
+    app.dispatch = _Dispatch(lambda: runtime.service, check_without(without))
     app.state.runtime = runtime
     return app
 
@@ -240,11 +244,19 @@ def create_app(
     db: str = ":memory:",
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
     time_source: Callable[[], float] | None = None,
+    without: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> Starlette:
     """A reference server as an ASGI app: `db` is a SQLite path or ":memory:", `accounts` the
     account specs (defaults: agent, seller, other_seller), `faults` deliberate bugs (see
-    faults.py; tests only), `tuning` the knobs of tuning.Tuning."""
-    runtime = Runtime(db, accounts=accounts, faults=faults, tuning=Tuning(**tuning), time_source=time_source)
-    return app_for(runtime)
+    faults.py; tests only), `variants` legal differences (variants.py; tests only), `without`
+    capabilities left out (capabilities.py; tests only), `tuning` the knobs of tuning.Tuning."""
+    runtime = Runtime(
+        db, accounts=accounts, faults=faults, variants=variants, tuning=Tuning(**tuning), time_source=time_source
+    )
+    app = app_for(runtime, check_without(without))
+    if runtime.service.env.behaviour.http:
+        app.add_middleware(HttpVariants, names=runtime.service.env.behaviour.http)
+    return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl.accounts import Directory
+from reference_impl.behaviour import Behaviour
 from reference_impl.clock import Clock
 from reference_impl.objects import Account
 from reference_impl.store import Store, Tx
@@ -26,7 +27,7 @@ def dumps(obj: Any) -> bytes:
 class Env:
     store: Store
     clock: Clock
-    faults: frozenset[str]
+    behaviour: Behaviour  # the correct server's, or one changed by faults or variants
     wake_webhooks: Callable[[], None]
     accounts: Directory
     fingerprint_salt: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CURRENCIES"]
+__all__ = ["CURRENCIES", "MINIMUM_CHARGE"]
 
 # Active ISO 4217 codes (funds and precious metals excluded). A well-formed code that is not
 # here ("abc") is refused like a malformed one.
@@ -19,3 +19,11 @@ CURRENCIES: Final[frozenset[str]] = frozenset(
     tzs uah ugx usd uyu uzs ves vnd vuv wst xaf xcd xof xpf yer zar zmw zwl
     """.split()  # noqa: SIM905 - a table of codes reads better than 160 quoted strings
 )
+
+# Stripe's minimum charge amounts, in the currency's smallest unit, for the currencies that differ
+# from the usual 50 (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+MINIMUM_CHARGE: Final[dict[str, int]] = {
+    "usd": 50, "aud": 50, "brl": 50, "cad": 50, "chf": 50, "eur": 50, "inr": 50, "jpy": 50, "nzd": 50,
+    "sgd": 50, "gbp": 30, "dkk": 250, "hkd": 400, "mxn": 1000, "myr": 200, "nok": 300, "pln": 200,
+    "sek": 300, "thb": 1000, "czk": 1500, "huf": 17500, "ron": 200, "aed": 200, "bgn": 100,
+}  # fmt: skip

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reference_impl.errors import InvalidRequest
 from reference_impl.windows import window_index
 
 __all__ = [
@@ -21,7 +20,6 @@ __all__ = [
     "State",
     "Token",
     "UsageLimits",
-    "check_use",
     "current_usage",
     "expiry_due",
     "headroom",
@@ -104,40 +102,3 @@ def expiry_due(token: Token, now: int) -> bool:
     """True when an undeactivated token's expires_at is reached (D-30: expiry is at expires_at)."""
     expires_at = token.limits.expires_at
     return token.state != State.DEACTIVATED and expires_at is not None and now >= expires_at
-
-
-def check_use(
-    token: Token, amount: int, currency: str, now: int, token_param: str, *, check_headroom: bool = True
-) -> None:
-    """The guards of the `use` trigger after ownership, in the order of D-11's table."""
-    if token.state == State.DEACTIVATED:
-        if token.deactivated_reason == Reason.EXPIRED:
-            raise _expired(token_param)
-        raise InvalidRequest(
-            f"This shared payment token is deactivated ({token.deactivated_reason}) and cannot be used.",
-            code="shared_payment_token_deactivated",
-            param=token_param,
-        )
-    if expiry_due(token, now):
-        raise _expired(token_param)
-    if currency != token.limits.currency:
-        raise InvalidRequest(
-            f"The currency {currency} does not match the shared payment token's currency {token.limits.currency}.",
-            code="shared_payment_token_currency_mismatch",
-            param="currency",
-        )
-    left = headroom(token, now)
-    if check_headroom and amount > left:
-        raise InvalidRequest(
-            f"The amount {amount} exceeds the shared payment token's remaining headroom of {left}.",
-            code="amount_too_large",
-            param="amount",
-        )
-
-
-def _expired(param: str) -> InvalidRequest:
-    return InvalidRequest(
-        "This shared payment token has expired and cannot be used.",
-        code="shared_payment_token_expired",
-        param=param,
-    )

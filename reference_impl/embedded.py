@@ -108,10 +108,13 @@ def start(
     port: int = 0,
     accounts: tuple[AccountSpec, ...] | None = None,
     faults: frozenset[str] = frozenset(),
+    variants: frozenset[str] = frozenset(),
+    without: frozenset[str] = frozenset(),
     **tuning: Any,
 ) -> RunningServer:
-    """Serve a reference server on `host:port` (0: a free port) from a background thread."""
-    app = create_app(db=db, accounts=accounts, faults=faults, **tuning)
+    """Serve a reference server on `host:port` (0: a free port) from a background thread;
+    `without` names capabilities it answers as unknown paths (reference_impl.capabilities)."""
+    app = create_app(db=db, accounts=accounts, faults=faults, variants=variants, without=without, **tuning)
     runtime: Runtime = app.state.runtime
     try:
         sock = bind(host, port)

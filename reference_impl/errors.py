@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ValidationError",
+    "not_found",
 ]
 
 _DOC = "https://docs.stripe.com/error-codes"
@@ -66,10 +67,23 @@ class ValidationError(InvalidRequest):
 
 
 class NotFound(DomainError):
+    """resource_missing, as Stripe answers it: 404 for an object named in the URL path, 400 for
+    one named in a body or query parameter (`param` names either)."""
+
     status = 404
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, in_path: bool = False) -> None:
         super().__init__(message, code="resource_missing", param=param)
+        if not in_path:
+            self.status = 400
+
+
+def not_found(message: str, param: str | None, status: int = 404) -> DomainError:
+    """`resource_missing` answered with `status`: Stripe says 404 for an id in the path and 400
+    for one named in a parameter; which one a server uses for which is a variant."""
+    if status == 404:
+        return NotFound(message, param=param, in_path=True)
+    return InvalidRequest(message, code="resource_missing", param=param)
 
 
 class AuthenticationFailed(DomainError):

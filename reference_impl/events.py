@@ -54,8 +54,8 @@ def record(env: Env, tx: Tx, account: str, type_: str, obj: Mapping[str, Any], c
         "object": "event",
         "api_version": call.api_version if call else DEFAULT_API_VERSION,
         "created": now,
-        "data": {"object": dict(obj)},
-        "livemode": "livemode_true_on_events" in env.faults,
+        "data": {"object": dict(obj), **({"previous_attributes": {}} if env.behaviour.previous_attributes else {})},
+        "livemode": env.behaviour.events_livemode,
         "request": {"id": call.request_id, "idempotency_key": call.idempotency_key} if call else None,
         "type": type_,
     }
@@ -63,8 +63,8 @@ def record(env: Env, tx: Tx, account: str, type_: str, obj: Mapping[str, Any], c
     queued = False
     real = env.clock.real()
     for endpoint in tx.endpoints(account):
-        if endpoint.wants(type_) or "enabled_events_ignored" in env.faults:
-            tx.put(Delivery(0, event_id, endpoint.id, "pending", 0, real))
+        if endpoint.wants(type_) or env.behaviour.every_endpoint_gets_every_event:
+            tx.put(Delivery(0, event_id, endpoint.id, "pending", 0, real + env.behaviour.delivery_delay))
             queued = True
     if queued:
         tx.on_commit(env.wake_webhooks)
@@ -73,19 +73,20 @@ def record(env: Env, tx: Tx, account: str, type_: str, obj: Mapping[str, Any], c
 
 def emit(env: Env, tx: Tx, token: Token, pm: PaymentMethod, emits: Sequence[Emit], call: Call | None, now: int) -> None:
     """The events of a transition, each to its party with that party's view of `token`."""
+    rules = env.behaviour
     for item in emits:
         if item.to == "agent":
             if token.agent_account is None:  # a test-helper token has no agent (D-06)
                 continue
             _to_agent(env, tx, token, item.event, views.issued_token(token, pm, now, frozenset()), call, now)
         else:
-            if item.event == "shared_payment.granted_token.used" and "skip_granted_used_event" in env.faults:
+            if item.event == "shared_payment.granted_token.used" and not rules.granted_used_event:
                 continue
             view = views.granted_token(token, pm, now, frozenset())
-            if "granted_event_carries_issued_view" in env.faults:
+            if rules.granted_events_show_issued_view:
                 view = views.issued_token(token, pm, now, frozenset())
             record(env, tx, token.seller_account, item.event, view, call, now)
-            if "events_broadcast_to_every_seller" in env.faults:
+            if rules.granted_events_to_every_seller:
                 for other in env.accounts.all:
                     if other.role == "seller" and other.id != token.seller_account:
                         record(env, tx, other.id, item.event, view, call, now)
@@ -94,14 +95,13 @@ def emit(env: Env, tx: Tx, token: Token, pm: PaymentMethod, emits: Sequence[Emit
 def _to_agent(env: Env, tx: Tx, token: Token, event: str, view: Mapping[str, Any], call: Call | None, now: int) -> None:
     """One event to the agent; the deliberate bugs of faults.py drop, repeat or misdirect used events."""
     assert token.agent_account is not None
-    account, times = token.agent_account, 1
+    account, times, rules = token.agent_account, 1, env.behaviour
     if event == "shared_payment.issued_token.used":
-        if "skip_issued_used_event" in env.faults:
+        if not rules.issued_used_event:
             return
-        if "used_event_to_seller" in env.faults:
+        if rules.issued_used_to_seller:
             account = token.seller_account
-        if "duplicate_used_event" in env.faults:
-            times = 2
+        times = rules.issued_used_copies
     for _ in range(times):
         record(env, tx, account, event, view, call, now)
 
@@ -135,7 +135,7 @@ def list_events(env: Env, tx: Tx, call: Call) -> Outcome:
 def retrieve_event(env: Env, tx: Tx, call: Call) -> Outcome:
     found = tx.event(call.path_id or "")
     if found is None or found.account != call.account.id:
-        raise NotFound(f"No such event: '{call.path_id}'", param="id")
+        raise NotFound(f"No such event: '{call.path_id}'", param="id", in_path=True)
     return Outcome.ok(views.event(found, tx.pending_count(found.id)))
 
 
@@ -180,7 +180,7 @@ def list_endpoints(env: Env, tx: Tx, call: Call) -> Outcome:
     page = window[-limit:] if "ending_before" in call.params else window[:limit]
     body = {
         "object": "list",
-        "data": [views.webhook_endpoint(e, with_secret="webhook_secret_listed" in env.faults) for e in page],
+        "data": [views.webhook_endpoint(e, with_secret=env.behaviour.endpoint_secret_listed) for e in page],
         "has_more": len(window) > limit,
         "url": "/v1/webhook_endpoints",
     }
@@ -190,7 +190,7 @@ def list_endpoints(env: Env, tx: Tx, call: Call) -> Outcome:
 def delete_endpoint(env: Env, tx: Tx, call: Call) -> Outcome:
     endpoint = tx.get(WebhookEndpoint, call.path_id or "", call.account.id)
     if endpoint is None or endpoint.deleted:
-        raise NotFound(f"No such webhook endpoint: '{call.path_id}'", param="webhook_endpoint")
+        raise NotFound(f"No such webhook endpoint: '{call.path_id}'", param="webhook_endpoint", in_path=True)
     tx.put(endpoint.replace(deleted=True))
     tx.drop_endpoint_deliveries(endpoint.id)
     return Outcome.ok({"id": endpoint.id, "object": "webhook_endpoint", "deleted": True})

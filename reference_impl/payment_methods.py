@@ -84,5 +84,5 @@ def retrieve_payment_method(env: Env, tx: Tx, call: Call) -> Outcome:
         else tx.get(PaymentMethod, ref, call.account.id)
     )
     if pm is None:
-        raise NotFound(f"No such PaymentMethod: '{ref}'", param="payment_method")
+        raise NotFound(f"No such PaymentMethod: '{ref}'", param="payment_method", in_path=True)
     return Outcome.ok(views.payment_method(pm))

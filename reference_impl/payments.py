@@ -16,14 +16,15 @@ from typing import Any
 
 from reference_impl import cards, events, views
 from reference_impl.context import Call, Env, NeedsSettle, Outcome, dumps
-from reference_impl.domain import Reason, State, Token, check_use, expiry_due
-from reference_impl.errors import InvalidRequest, NotFound
+from reference_impl.currencies import MINIMUM_CHARGE
+from reference_impl.domain import Reason, State, Token, expiry_due
+from reference_impl.errors import InvalidRequest, NotFound, not_found
 from reference_impl.ids import new_id, new_secret
-from reference_impl.machine import step
+from reference_impl.machine import Attempt, apply, attempt, step
 from reference_impl.objects import Charge, PaymentIntent, PaymentMethod, Refund
 from reference_impl.payment_methods import clone_for_seller
 from reference_impl.store import Tx
-from reference_impl.tokens import apply, token_pm
+from reference_impl.tokens import token_pm
 
 __all__ = ["confirm_payment_intent", "create_payment_intent", "create_refund", "retrieve_payment_intent"]
 
@@ -32,8 +33,10 @@ _LEGACY = "shared_payment_granted_token"
 _DOC = "https://docs.stripe.com/error-codes/card-declined"
 
 
-def _token_ref(params: Mapping[str, Any]) -> tuple[str, str] | None:
+def _token_ref(env: Env, params: Mapping[str, Any]) -> tuple[str, str] | None:
     """(token id, the parameter that named it) from the nested form or its legacy alias (D-01)."""
+    if _LEGACY in params and not env.behaviour.legacy_token_param:
+        raise InvalidRequest(f"Received unknown parameter: {_LEGACY}", param=_LEGACY)
     data = params.get("payment_method_data")
     nested = data.get("shared_payment_granted_token") if data is not None else None
     legacy = params.get(_LEGACY)
@@ -51,8 +54,9 @@ def _token_ref(params: Mapping[str, Any]) -> tuple[str, str] | None:
 def _granted(env: Env, tx: Tx, call: Call, ref: tuple[str, str]) -> Token:
     token_id, param = ref
     token = tx.token(token_id)
-    if token is None or (token.seller_account != call.account.id and "any_seller_can_pay" not in env.faults):
-        raise NotFound(f"No such SharedPaymentGrantedToken: '{token_id}'", param=param)
+    if token is None or (token.seller_account != call.account.id and not env.behaviour.any_seller_can_pay):
+        status = env.behaviour.missing_param_token_status
+        raise not_found(f"No such SharedPaymentGrantedToken: '{token_id}'", param, status)
     if expiry_due(token, env.clock.now()):
         raise NeedsSettle(token.id)
     return token
@@ -76,15 +80,29 @@ def _render(tx: Tx, pi: PaymentIntent, expand: frozenset[str]) -> dict[str, Any]
 def _judged(env: Env, token: Token, amount: int, currency: str) -> tuple[Token, int, str]:
     """What a payment is checked against: the token, the amount and the currency. Only the
     deliberate bugs of faults.py make these differ from the real ones."""
-    if "cap_checked_per_payment" in env.faults:
+    rules = env.behaviour
+    if rules.cap_per_payment:
         token = token.replace(amount_captured=0)
-    if "cap_allows_one_over" in env.faults:
-        amount -= 1
-    if "cap_refuses_exact_fit" in env.faults:
-        amount += 1
-    if "currency_ignored" in env.faults:
+    if rules.revoked_still_pays and token.deactivated_reason is Reason.REVOKED:
+        token = token.replace(state=State.ACTIVE, deactivated_reason=None, deactivated_at=None)
+    if not rules.currency_checked:
         currency = token.limits.currency
-    return token, amount, currency
+    return token, amount - rules.cap_slack, currency
+
+
+def _check(env: Env, call: Call, token: Token, amount: int, currency: str, param: str) -> None:
+    """The use guards on what the payment is judged against (SPT-USE-*, D-11)."""
+    judged, judged_amount, judged_currency = _judged(env, token, amount, currency)
+    caller = judged.seller_account if env.behaviour.any_seller_can_pay else call.account.id
+    use = Attempt(caller, env.clock.now(), judged_amount, judged_currency, param, env.behaviour.headroom_checked)
+    attempt(judged, "use", "seller", use)
+    least = MINIMUM_CHARGE.get(currency, 50)
+    if env.behaviour.minimum_charge and amount < least:
+        raise InvalidRequest(
+            f"Amount must be at least {least} in {currency} (the minimum charge amount).",
+            code="amount_too_small",
+            param="amount",
+        )
 
 
 def _capture_later(env: Env, used: Token) -> None:
@@ -96,16 +114,15 @@ def _capture_later(env: Env, used: Token) -> None:
 
 
 def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, param: str) -> Outcome:
-    now, amount = env.clock.now(), pi.amount
-    if "revoked_token_still_pays" in env.faults and token.deactivated_reason is Reason.REVOKED:
+    now, amount, rules = env.clock.now(), pi.amount, env.behaviour
+    _check(env, call, token, amount, pi.currency, param)
+    if rules.revoked_still_pays and token.deactivated_reason is Reason.REVOKED:
         token = token.replace(state=State.ACTIVE, deactivated_reason=None, deactivated_at=None)
-    judged, judged_amount, currency = _judged(env, token, amount, pi.currency)
-    check_use(judged, judged_amount, currency, now, param, check_headroom="ignore_headroom" not in env.faults)
     original = token_pm(tx, token)
     clone = clone_for_seller(original, call.account.id, token.id, now)
-    if "cvc_check_copied_to_clone" in env.faults:
+    if rules.clone_keeps_cvc_check:
         clone = clone.replace(cvc_check=original.cvc_check)
-    if "original_payment_method_shared" in env.faults:
+    if rules.clone_is_original:
         clone = original
     tx.put(clone)
     charge = Charge(new_id("ch"), call.account.id, now, pi.id, clone.id, amount, pi.currency, "succeeded", token.id)
@@ -113,9 +130,9 @@ def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, para
     if decline is not None:
         step(token.state, "decline", "seller")  # allowed, and changes nothing on the token
         message = cards.DECLINE_MESSAGES[decline]
-        if "card_number_in_decline" in env.faults:
+        if rules.decline_names_card_number:
             message += f" (card {'4000' + '0' * 8 + original.last4})"
-        if "declined_payment_consumes_headroom" in env.faults:
+        if rules.decline_consumes:
             tx.put_token(token.replace(amount_captured=token.amount_captured + amount))
         charge = charge.replace(
             status="failed", failure_code="card_declined", decline_code=decline, failure_message=message
@@ -139,11 +156,11 @@ def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, para
     use = step(token.state, "use", "seller")
     used, emits = apply(token, use, now, amount), list(use.emits)
     reached = used.limits.recurring is None and used.amount_captured >= used.limits.max_amount
-    if "reach_cap" in use.follow and reached and "consumed_never_reached" not in env.faults:
+    if "reach_cap" in use.follow and (reached or rules.single_use) and rules.cap_reached_consumes:
         cap = step(used.state, "reach_cap", "automatic")
         used = apply(used, cap, now)
         emits.extend(cap.emits)
-    if "cap_race" in env.faults:
+    if rules.capture_in_second_transaction:
         tx.on_commit(lambda: _capture_later(env, used))
     else:
         tx.put_token(used)
@@ -153,7 +170,7 @@ def _confirm(env: Env, tx: Tx, call: Call, pi: PaymentIntent, token: Token, para
         token=token.id, token_param=param, last_payment_error=None,
     )  # fmt: skip
     tx.put(pi)
-    shown = token if "event_shows_state_before_change" in env.faults else used
+    shown = token if rules.used_event_shows_before else used
     events.emit(env, tx, shown, original, emits, call, now)
     return Outcome.ok(_render(tx, pi, call.expand))
 
@@ -177,7 +194,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
         description=params.get("description"),
         payment_method_types=types,
     )
-    ref = _token_ref(params)
+    ref = _token_ref(env, params)
     if ref is None:
         if params.get("confirm"):
             raise InvalidRequest(
@@ -190,7 +207,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
     token = _granted(env, tx, call, ref)
     if params.get("confirm"):
         return _confirm(env, tx, call, pi, token, ref[1])
-    check_use(token, pi.amount, pi.currency, now, ref[1], check_headroom="ignore_headroom" not in env.faults)
+    _check(env, call, token, pi.amount, pi.currency, ref[1])
     pi = pi.replace(status="requires_confirmation", token=token.id, token_param=ref[1])
     tx.put(pi)
     return Outcome.ok(_render(tx, pi, call.expand))
@@ -199,7 +216,7 @@ def create_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
 def _own_intent(tx: Tx, call: Call) -> PaymentIntent:
     pi = tx.get(PaymentIntent, call.path_id or "", call.account.id)
     if pi is None:
-        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent")
+        raise NotFound(f"No such payment_intent: '{call.path_id}'", param="intent", in_path=True)
     return pi
 
 
@@ -210,7 +227,7 @@ def confirm_payment_intent(env: Env, tx: Tx, call: Call) -> Outcome:
             f"You cannot confirm this PaymentIntent because it has a status of {pi.status}.",
             code="payment_intent_unexpected_state",
         )
-    ref = _token_ref(call.params) or ((pi.token, pi.token_param or _NESTED) if pi.token else None)
+    ref = _token_ref(env, call.params) or ((pi.token, pi.token_param or _NESTED) if pi.token else None)
     if ref is None:
         raise InvalidRequest(
             f"You cannot confirm this PaymentIntent because it is missing a payment method: pass {_NESTED}.",
@@ -279,7 +296,7 @@ def create_refund(env: Env, tx: Tx, call: Call) -> Outcome:
     )
     tx.put(refund)
     tx.put(charge.replace(amount_refunded=charge.amount_refunded + amount))
-    if "refund_restores_headroom" in env.faults and charge.shared_payment_granted_token:
+    if env.behaviour.refund_restores_headroom and charge.shared_payment_granted_token:
         token = tx.token(charge.shared_payment_granted_token)
         if token is not None:
             tx.put_token(token.replace(amount_captured=max(0, token.amount_captured - amount)))

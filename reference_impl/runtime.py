@@ -24,6 +24,7 @@ class Runtime:
         *,
         accounts: Iterable[AccountSpec] | None = None,
         faults: Iterable[str] = frozenset(),
+        variants: Iterable[str] = frozenset(),
         tuning: Tuning | None = None,
         time_source: Callable[[], float] | None = None,
     ) -> None:
@@ -31,12 +32,16 @@ class Runtime:
         self.store = Store(db)
         try:
             self.service = Service(
-                self.store, accounts=accounts or DEFAULT_ACCOUNTS, faults=faults, time_source=time_source
+                self.store,
+                accounts=accounts or DEFAULT_ACCOUNTS,
+                faults=faults,
+                variants=variants,
+                time_source=time_source,
             )
         except BaseException:
             self.store.close()
             raise
-        self.webhooks = WebhookWorker(self.store, self.service.clock, self.tuning, faults=self.service.env.faults)
+        self.webhooks = WebhookWorker(self.store, self.service.clock, self.tuning, behaviour=self.service.env.behaviour)
         self.service.set_webhook_waker(self.webhooks.wake)
         self.sweeper = Sweeper(self.service.sweep, self.tuning.sweep_interval)
         self._started = self._closed = False

@@ -19,14 +19,16 @@ from typing import Any, Final
 from reference_impl import accounts as accounts_mod
 from reference_impl import cards, events, idempotency, payment_methods, payments, tokens
 from reference_impl.accounts import AccountSpec, Directory
+from reference_impl.behaviour import Behaviour
 from reference_impl.clock import Clock
 from reference_impl.context import DEFAULT_API_VERSION, Call, Env, NeedsSettle, Outcome, UseCase
 from reference_impl.errors import AuthenticationFailed, DomainError, ValidationError
-from reference_impl.faults import check_faults
+from reference_impl.faults import apply_faults, check_faults
 from reference_impl.objects import Account
 from reference_impl.operations import Operation
 from reference_impl.params import validate
 from reference_impl.store import Store
+from reference_impl.variants import apply_variants, check_variants
 
 __all__ = ["Service"]
 
@@ -68,6 +70,19 @@ def _masked(key: str) -> str:
     return f"{prefix}****{key[-4:]}"
 
 
+def _lowercase_currencies(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters with every `currency` value lower-cased, at any depth (a variant: Stripe
+    accepts `USD` as well as `usd`)."""
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if isinstance(value, Mapping):
+            value = _lowercase_currencies(value)
+        elif name == "currency" and isinstance(value, str):
+            value = value.lower()
+        out[name] = value
+    return out
+
+
 class Service:
     def __init__(
         self,
@@ -75,6 +90,7 @@ class Service:
         *,
         accounts: Iterable[AccountSpec] = accounts_mod.DEFAULT_ACCOUNTS,
         faults: Iterable[str] = frozenset(),
+        variants: Iterable[str] = frozenset(),
         time_source: Callable[[], float] | None = None,
         wake_webhooks: Callable[[], None] = lambda: None,
     ) -> None:
@@ -88,21 +104,22 @@ class Service:
             stored = accounts_mod.ensure_accounts(tx, specs, self.clock.now())
         configured = {s.name for s in specs}
         self.accounts = Directory(a for a in stored if a.name in configured)
-        self.env = Env(store, self.clock, check_faults(faults), wake_webhooks, self.accounts, salt)
+        behaviour = apply_faults(check_faults(faults), apply_variants(check_variants(variants), Behaviour()))
+        self.env = Env(store, self.clock, behaviour, wake_webhooks, self.accounts, salt)
         self._in_flight = idempotency.InFlight()
         self._last_housekeeping = 0.0
 
     def set_webhook_waker(self, wake: Callable[[], None]) -> None:
-        self.env = Env(self.store, self.clock, self.env.faults, wake, self.accounts, self.env.fingerprint_salt)
+        self.env = Env(self.store, self.clock, self.env.behaviour, wake, self.accounts, self.env.fingerprint_salt)
 
     def authenticate(self, key: str | None) -> Account:
         if not key:
-            if "missing_credentials_accepted" in self.env.faults:
+            if self.env.behaviour.no_key_account:
                 return self.accounts.all[0]
             raise AuthenticationFailed(_NO_KEY)
         account = self.accounts.by_key.get(key)
         if account is None:
-            shown = key if "refused_key_echoed" in self.env.faults else _masked(key)
+            shown = key if self.env.behaviour.refused_key_shown_whole else _masked(key)
             raise AuthenticationFailed(f"Invalid API Key provided: {shown}")
         return account
 
@@ -125,8 +142,11 @@ class Service:
                 "this API; use a PaymentMethod.",
                 param=found,
             )
-        if "unknown_parameters_ignored" in self.env.faults:
+        rules = self.env.behaviour
+        if rules.unknown_parameters_dropped:
             raw = {name: value for name, value in raw.items() if name in operation.params.fields}
+        if rules.currency_case_insensitive:
+            raw = _lowercase_currencies(raw)
         params = validate(operation.params, raw)
         for field in params.get("expand", ()):
             if field not in operation.expandable:
@@ -137,7 +157,7 @@ class Service:
             return self._run(use_case, call, None, read_only=operation.method == "GET")
         idempotency.check_key(idempotency_key)
         print_ = idempotency.fingerprint(
-            operation.name, path_id, {} if "idempotency_ignores_parameters" in self.env.faults else raw
+            operation.name, path_id, raw if rules.idempotency_fingerprints_parameters else {}
         )
         self._in_flight.claim(account.id, idempotency_key)
         try:
@@ -153,7 +173,7 @@ class Service:
                 # without the cost of a write transaction.
                 with self.store.read() if read_only else self.store.write() as tx:
                     now = self.clock.real()
-                    if print_ is not None and key is not None and "idempotent_replay_reexecutes" not in self.env.faults:
+                    if print_ is not None and key is not None and self.env.behaviour.idempotent_replays:
                         saved = idempotency.lookup(tx, call.account.id, key, print_, now)
                         if saved is not None:
                             return Outcome(saved.status, saved.body.encode(), replayed=True)

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from reference_impl import views
+from reference_impl.behaviour import Behaviour
 from reference_impl.clock import Clock
 from reference_impl.context import dumps
 from reference_impl.objects import Delivery, WebhookEndpoint
@@ -45,9 +46,9 @@ def backoff_delay(attempts: int, tuning: Tuning, rng: random.Random) -> float:
 
 
 class WebhookWorker:
-    def __init__(self, store: Store, clock: Clock, tuning: Tuning, *, faults: frozenset[str] = frozenset()) -> None:
+    def __init__(self, store: Store, clock: Clock, tuning: Tuning, *, behaviour: Behaviour | None = None) -> None:
         self._store, self._clock, self._tuning = store, clock, tuning
-        self._faults = faults  # deliberate bugs (faults.py), for the suite's mutants
+        self._rules = behaviour or Behaviour()  # a fault's or a variant's way of delivering
         self._wake, self._stop = threading.Event(), threading.Event()
         self._busy: set[str] = set()  # endpoints with a batch in flight
         self._lock = threading.Lock()
@@ -90,10 +91,11 @@ class WebhookWorker:
             due = tx.deliveries_due(self._clock.real(), 500)
             endpoints = {d.endpoint: tx.get(WebhookEndpoint, d.endpoint) for d in due}
         batches: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in due:
-            batches[delivery.endpoint].append(delivery)
+        for delivery in reversed(due) if self._rules.delivery_order == "reversed" else due:
+            # In parallel, each delivery is a batch of its own: one endpoint gets several at once.
+            batches[str(delivery.id) if self._rules.deliveries_in_parallel else delivery.endpoint].append(delivery)
         for endpoint_id, batch in batches.items():
-            endpoint = endpoints[endpoint_id]
+            endpoint = endpoints[batch[0].endpoint]
             with self._lock:
                 if endpoint_id in self._busy:
                     continue
@@ -130,7 +132,7 @@ class WebhookWorker:
         payload = dumps(views.event(stored, pending))
         sent_at = self._clock.real()
         signature = signature_header(payload, endpoint.secret, int(sent_at))
-        if "webhook_signature_without_timestamp" in self._faults:
+        if self._rules.signature_over_body_only:
             digest = hmac.new(endpoint.secret.encode(), payload, hashlib.sha256).hexdigest()
             signature = f"t={int(sent_at)},v1={digest}"
         headers = {
@@ -140,7 +142,8 @@ class WebhookWorker:
         }
         status: int | None = None
         try:
-            status = self._client.post(endpoint.url, content=payload, headers=headers).status_code
+            for _ in range(self._rules.delivery_copies):  # more than once: at-least-once delivery
+                status = self._client.post(endpoint.url, content=payload, headers=headers).status_code
         except httpx.HTTPError as exc:
             log.info("webhook %s to %s failed: %s", delivery.event, endpoint.id, type(exc).__name__)
         first = current.first_attempt_at or sent_at

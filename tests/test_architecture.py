@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("conformance",)
+PACKAGES = ("conformance", "reference_impl", "harness")
 
 
 def _modules(package: str) -> dict[str, Path]:

@@ -21,7 +21,7 @@ from conformance.cassettes.scrub import SECRET_PLACEHOLDER
 from conformance.receiver import mask_uuids
 from conformance.scrub import CVC_FIELD, SECRET, find_card_numbers
 
-__all__ = ["LintFinding", "lint_directory", "lint_text"]
+__all__ = ["LintFinding", "cassette_files", "lint_directory", "lint_text"]
 
 _BASIC = re.compile(r"\bBasic ([A-Za-z0-9+/]{8,}={0,2})")
 
@@ -65,6 +65,12 @@ def lint_text(text: str, path: Path) -> list[LintFinding]:
         if match.group(2) != "000":
             found.append(LintFinding(path, _line(text, match.start(2)), "a CVC value"))
     return sorted(found, key=lambda f: f.line)
+
+
+def cassette_files(directory: Path) -> list[Path]:
+    """The files of a recording under `directory`: its cassettes (YAML) and manifests (JSON).
+    None means the directory is no recording, and a lint of it would prove nothing."""
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
 
 
 def lint_directory(directory: Path) -> list[LintFinding]:

@@ -28,7 +28,17 @@ import pytest
 from vcr.cassette import Cassette
 
 from conformance import __version__
-from conformance.cassettes.session import MANIFEST, SESSION_CASSETTE, Manifest, Router, TestEntry, patched, stable_generation
+from conformance.cassettes.session import (
+    MANIFEST,
+    SESSION_CASSETTE,
+    CassetteError,
+    Manifest,
+    Router,
+    TestEntry,
+    patched,
+    read_manifest,
+    stable_generation,
+)
 from conformance.cassettes.format import TRANSPORT_HEADERS, YamlSerializer, before_save, cassette_name, pack_body
 from conformance.cassettes.scrub import Scrubber, placeholder, resign
 from conformance.client import StripeClient
@@ -51,7 +61,27 @@ def prepare_directory(directory: Path) -> str | None:
         return f"--record {directory}: not a directory"
     if any(directory.iterdir()) and not (directory / MANIFEST).is_file():
         return f"--record {directory}: the directory holds files and no {MANIFEST}; give an empty or new directory"
+    strangers = _not_recorded(directory)
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+        return (
+            f"--record {directory}: a new recording replaces this one, and the directory also holds {shown}, which "
+            "is no part of it: move those files, or record into a new directory"
+        )
     return None
+
+
+def _not_recorded(directory: Path) -> list[str]:
+    """The files under a previous recording that its manifest does not account for."""
+    try:
+        manifest = read_manifest(directory)
+    except CassetteError:
+        return []  # an unreadable manifest: the recording is replaced whole, as before
+    ours = {MANIFEST, *(t.cassette for t in manifest.tests if t.cassette)}
+    if manifest.session_cassette:
+        ours.add(manifest.session_cassette)
+    files = (p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    return sorted(name for name in files if name not in ours)
 
 
 class RecordingClock(Clock):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.amounts import minimum_charge
 from conformance.client import Exchange, StripeClient
 from conformance.scenario import Scenario
 from conformance.violation import Violation
@@ -143,9 +144,7 @@ _IDS: Mapping[str, Mapper] = {
     "intent": lambda f, op: f.unconfirmed() if op == "PostPaymentIntentsIntentConfirm" else f.paid("id"),
     "payment_intent": lambda f, op: f.paid("id"),
     "charge": lambda f, op: f.paid("latest_charge"),
-    "payment_method": lambda f, op: (
-        f.paid("payment_method") if op == "GetPaymentMethodsPaymentMethod" else f.spt.target.agent.payment_method
-    ),
+    "payment_method": lambda f, op: _payment_method(f, op),
     "network_business_profile": lambda f, op: f.spt.target.seller.network_business_profile,
     "network_id": lambda f, op: f.spt.target.seller.network_business_profile,
     "webhook_endpoint": lambda f, op: f.endpoint(),
@@ -156,6 +155,22 @@ _IDS: Mapping[str, Mapper] = {
     "currency": lambda f, op: "usd" if op in ("PostPaymentIntents",) else None,
     "expires_at": lambda f, op: f.future(),
 }
+
+
+def _payment_method(fixtures: Fixtures, operation_id: str) -> str | None:
+    """A PaymentMethod the caller of the operation owns: never one party's id sent by another."""
+    if operation_id == "GetPaymentMethodsPaymentMethod":
+        return fixtures.paid("payment_method")  # the seller's clone, read by the seller
+    if operation_id == "PostSharedPaymentIssuedTokens":
+        return fixtures.spt.target.agent.payment_method  # the agent shares its own
+    return "pm_card_visa"  # the seller's own test card (test helpers, PaymentIntents)
+
+
+def _payable(amount: int) -> int:
+    """A positive case's amount brought within a token's cap of 1000 and never below Stripe's
+    minimum charge, so that Stripe would accept it (it refuses less with amount_too_small)."""
+    floor = minimum_charge("usd")
+    return amount if floor <= amount <= 1000 else floor + abs(amount) % (1001 - floor)
 
 
 def _small(value: Any) -> Any:
@@ -205,8 +220,8 @@ def _walk(value: Any, fixtures: Fixtures, operation_id: str, positive: bool) -> 
         elif positive and key in _IDS and isinstance(item, str | int) and not isinstance(item, bool):
             real = _IDS[key](fixtures, operation_id)
             out[key] = item if real is None else real
-        elif positive and key == "amount" and isinstance(item, int) and not isinstance(item, bool) and item > 1000:
-            out[key] = item % 1000 + 1
+        elif positive and key == "amount" and isinstance(item, int) and not isinstance(item, bool):
+            out[key] = _payable(item)
         else:
             out[key] = _walk(item, fixtures, operation_id, positive)
     return out

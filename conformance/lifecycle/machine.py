@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, initialize, precondition, rule
 
+from conformance.amounts import minimum_charge
 from conformance.client import Exchange, StripeClient
 from conformance.clock import CLOCK
 from conformance.lifecycle import invariants as judge
@@ -37,13 +38,15 @@ from conformance.lifecycle.plan import Move, Plan, plan
 from conformance.lifecycle.spec import Lifecycle, Trigger
 from conformance.scenario import Scenario
 from conformance.spec import Operation
-from conformance.violation import STRIPE_ERROR_TYPES, Violation
+from conformance.violation import LEDGER, STRIPE_ERROR_TYPES, Violation
 
 __all__ = ["EventSource", "RunSummary", "build_machine", "call_list", "run_lifecycle"]
 
 CURRENCIES = ("usd", "eur", "gbp")
 OTHER_CURRENCIES = ("usd", "eur", "gbp", "cad", "jpy")
 MAX_TOKENS = 4
+# Every amount paid, in any currency a payment may use, is at least this (Stripe's minimum charge).
+FLOOR = minimum_charge(*CURRENCIES, *OTHER_CURRENCIES)
 FULL, QUICK = (20, 12), (3, 6)  # (examples, steps per example)
 
 
@@ -95,7 +98,8 @@ class World:
 def _senders(world: World, move_actor: str, token: Tracked, request: Request) -> dict[str, Callable[[], Exchange]]:
     """How each operation a move can name is sent: written per operation, never per trigger."""
     spt, client = world.scenario, world.clients[move_actor]
-    amount, currency = request.amount or 0, request.currency or "usd"
+    # A move that names no amount (a payment the token refuses anyway) still pays a payable one.
+    amount, currency = request.amount or FLOOR, request.currency or "usd"
     return {
         "PostPaymentIntents": lambda: spt.pay(token.id, amount, currency=currency, as_=client),
         "PostSharedPaymentIssuedTokensSharedPaymentIssuedTokenRevoke": lambda: spt.revoke(token.id, as_=client),
@@ -225,6 +229,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
             )
             if not found:
+                # What held: the parts of the state judged, and every invariant of the lifecycle.
+                judged = {
+                    *(parts or {}).values(),
+                    *(r for i in self.world.plan.lifecycle.invariants for r in i.requirements),
+                }
+                for requirement in judged:
+                    LEDGER.hold(requirement)
                 token.model = option.model
                 token.expected.extend(option.emitted)
                 token.readings.append(views)
@@ -256,7 +267,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if len(self.tokens) >= MAX_TOKENS:
             return
         world = self.world
-        max_amount = data.draw(st.integers(50, 5000), label="max_amount")
+        max_amount = data.draw(st.integers(FLOOR, 5000), label="max_amount")
         currency = data.draw(st.sampled_from(CURRENCIES), label="currency")
         # One token in four gets the declining card; the plain card is what a sequence shrinks to.
         declining = world.plan.declining and data.draw(st.integers(0, 3), label="declining card") == 3
@@ -294,11 +305,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         amount: int | None = None
         currency: str | None = None
         if move.amount == "above_headroom":
-            amount = model.headroom + data.draw(st.integers(1, 500), label="over by")
+            amount = model.headroom + data.draw(st.integers(FLOOR, 500), label="over by")
         elif "fits_headroom" in move.trigger.guards:
-            amount = data.draw(
-                st.one_of(st.just(max(1, model.headroom)), st.integers(1, max(1, model.headroom))), label="amount"
-            )
+            # The whole headroom (what a sequence shrinks to), or a part that leaves at least FLOOR,
+            # so that the headroom is always 0 or payable and no payment is below the minimum
+            # charge. The same draws whatever the headroom, so a replay draws alike.
+            partial = data.draw(st.booleans(), label="partial payment")
+            share = data.draw(st.integers(0, 10_000), label="share")
+            room = model.headroom - 2 * FLOOR
+            amount = FLOOR + share % (room + 1) if partial and room >= 0 else max(FLOOR, model.headroom)
         if "currency_matches" in move.trigger.guards:
             currency = model.currency
             if move.currency == "other_currency":
@@ -334,6 +349,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         token.expected.extend((*before.emitted, *step.emitted))
         extra = [exchange.body] if isinstance(exchange.body, dict) and exchange.body.get("id") == token.id else []
         self._settle(token, step.model, hi, _parts(self.world.plan, step), extra=extra)
+        for requirement in step.requirements:  # the answer and the state it left agree with the model
+            LEDGER.hold(requirement)
 
     def advance(self, trigger: Trigger, data: st.DataObject) -> None:
         lifecycle = self.world.plan.lifecycle

@@ -11,27 +11,34 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from conformance.reports.model import RequirementEntry, RunReport
+from conformance.reports.headline import headline
+from conformance.reports.model import EvidenceEntry, RequirementEntry, RunReport
 from conformance.reports.text import verdict_line
 from conformance.verdicts import VERDICT_ORDER, Verdict
 
 __all__ = ["render_html", "write_html"]
 
 _STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:72em;
-padding:0 1em;color:#1d1d1f}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:80em;
+padding:0 1em;color:#1d1d1f;overflow-wrap:anywhere}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;
-vertical-align:top}th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:.5em 0;max-width:100%}th,td{border:1px solid #ddd;padding:.25em .5em;
+text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f6f6}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+#requirements{table-layout:fixed;width:100%}#requirements col.id{width:9.5em}#requirements col.level{width:6em}
+#requirements col.verdict{width:7.5em}#requirements col.tests{width:4em}#requirements col.note{width:28%}
 .PASSED{background:#dff3e3}.FAILED{background:#f9d6d5;font-weight:600}.WARNING{background:#fdf0c8}
 .EXPECTED{background:#ecdff5}.INFO{background:#dcecf7}.SKIPPED{background:#eee;color:#666}.zero{color:#bbb}
-pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;overflow-x:auto;white-space:pre-wrap;
-word-break:break-word;font-size:12px}
+.INCONCLUSIVE{background:#f3e6d3}.UNVERIFIED{background:#e8e8f3}
+pre{background:#f7f7f9;border:1px solid #e3e3e8;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;
+font-size:12px;max-width:100%;box-sizing:border-box}code{overflow-wrap:anywhere}
 .meta td{border:none;padding:.1em .8em .1em 0}.result{font-size:1.1em;font-weight:600;padding:.4em .6em}
 #filters{margin:.6em 0}#filters input,#filters select{margin-right:.6em}
-section.failure{border-left:4px solid #d33;padding-left:.8em;margin:1.2em 0}
+section.failure{border-left:4px solid #d33;padding-left:.8em;margin:1.2em 0;background:none;font-weight:normal}
 section.WARNING{border-left-color:#d9a400}section.EXPECTED{border-left-color:#8a4fb3}
 section.INFO{border-left-color:#2b7bb9}
+details.finding{margin:.3em 0}details.finding>summary{cursor:pointer}details.finding>summary code{font-size:12px}
+details details{margin-left:1.2em}
 """
 
 _SCRIPT = """
@@ -131,8 +138,26 @@ def _table(report: RunReport) -> str:
         f"<td>{len(r.tests)}</td></tr>"
         for r in report.requirements
     )
+    columns = "".join(f'<col class="{c}">' for c in ("id", "level", "verdict", "statement", "note", "tests"))
     head = "<tr><th>requirement</th><th>level</th><th>verdict</th><th>statement</th><th>note</th><th>tests</th></tr>"
-    return f'<table id="requirements"><thead>{head}</thead><tbody>{rows}</tbody></table>'
+    return f'<table id="requirements"><colgroup>{columns}</colgroup><thead>{head}</thead><tbody>{rows}</tbody></table>'
+
+
+def _without_requirement(message: str) -> str:
+    """The finding without its `Requirement:` line: the section above already states it once."""
+    return "\n".join(line for line in message.splitlines() if not line.startswith("Requirement:"))
+
+
+def _finding(failure: EvidenceEntry) -> str:
+    """One failure, folded: its one-line finding as the summary; its parts and exchanges inside."""
+    exchanges = "".join(
+        f"<details><summary>exchange {number}</summary><pre>{_e(exchange)}</pre></details>"
+        for number, exchange in enumerate(failure.exchanges, 1)
+    )
+    return (
+        f'<details class="finding"><summary><code>{_e(failure.test)}</code> — {_e(headline(failure.message))}'
+        f"</summary><pre>{_e(_without_requirement(failure.message))}</pre>{exchanges}</details>"
+    )
 
 
 def _failure(entry: RequirementEntry) -> str:
@@ -143,12 +168,10 @@ def _failure(entry: RequirementEntry) -> str:
     ]
     if entry.note:
         parts.append(f"<p><em>{_e(entry.note)}</em></p>")
-    for failure in entry.failures:
-        parts.append(f"<p>found by <code>{_e(failure.test)}</code></p><pre>{_e(failure.message)}</pre>")
-        for number, exchange in enumerate(failure.exchanges, 1):
-            parts.append(f"<details><summary>exchange {number}</summary><pre>{_e(exchange)}</pre></details>")
+    parts.append(f"<p>{len(entry.failures)} failure(s), each folded: open one to read it and its exchanges.</p>")
+    parts += [_finding(failure) for failure in entry.failures]
     if entry.omitted_failures:
-        parts.append(f"<p>… {entry.omitted_failures} more failure(s) omitted.</p>")
+        parts.append(f"<p>The last {entry.omitted_failures} failure(s) are kept without their exchanges.</p>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -166,8 +189,10 @@ def _expected(report: RunReport) -> str:
 
 
 def render_html(report: RunReport) -> str:
-    shown = (Verdict.FAILED, Verdict.WARNING, Verdict.EXPECTED, Verdict.INFO)
-    failures = "".join(_failure(r) for v in shown for r in report.with_verdict(v) if r.failures)
+    order = [v.value for v in VERDICT_ORDER if v is not Verdict.PASSED]
+    with_failures = [r for r in report.requirements if r.failures and r.verdict != Verdict.PASSED.value]
+    with_failures.sort(key=lambda r: order.index(r.verdict) if r.verdict in order else len(order))
+    failures = "".join(_failure(r) for r in with_failures)
     result_class = "FAILED" if report.exit_code else "PASSED"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -5,6 +5,10 @@ Theory of operation. When a session ends, the plugin turns the per-requirement v
 Stripe-shaped secret, webhook secrets, card numbers, CVCs) before anything else sees it. The
 terminal summary (`report_text`), JUnit XML (`report_junit`) and the HTML page (`report_html`)
 are all rendered from that scrubbed value, so no format can leak what another one hides.
+
+Coverage is part of the value: which requirements were selected (`Selection`) and how many of the
+applicable MUST requirements were verified, skipped, inconclusive or left unverified, and by which
+failures (`Coverage`); every format states it, and `RunReport.exit_code` is the run's one rule.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from urllib.parse import urlsplit, urlunsplit
 from conformance import __version__
 from conformance.catalog import Catalogue, Level
 from conformance.expected import ExpectedOutcome
+from conformance.reports.coverage import Coverage, Selection, grouped
 from conformance.scrub import scrub_text
 from conformance.target import Target
-from conformance.verdicts import VERDICT_ORDER, Outcome, RequirementResult, Verdict
+from conformance.verdicts import UNCHECKED, VERDICT_ORDER, Outcome, RequirementResult, Verdict
 
 __all__ = [
     "FORMAT",
@@ -39,8 +44,9 @@ __all__ = [
 ]
 
 FORMAT = "spt-conformance-report/1"
-# Enough to read what went wrong; a server that fails a check on every response would otherwise
-# put thousands of identical exchanges in the report.
+# Failures of one requirement whose exchanges are kept: enough to read what went wrong; a server
+# that fails a check on every response would otherwise put thousands of identical exchanges in
+# the report. Every failure is kept, with its message; past these, without its exchanges.
 MAX_FAILURES_PER_REQUIREMENT = 20
 
 
@@ -64,7 +70,10 @@ class RequirementEntry:
     tests: tuple[str, ...]  # the tests that named it and ran
     checks_held: int  # tests in which the registered check for it found nothing wrong
     evidence: tuple[EvidenceEntry, ...]
-    omitted_failures: int = 0
+    basis: str = "documented"
+    blocked_by: tuple[str, ...] = ()  # for UNVERIFIED: the requirements whose failures stopped its tests
+    selected: bool = True  # False: reported only because a selected test broke it
+    omitted_failures: int = 0  # failures kept without their exchanges (past MAX_FAILURES_PER_REQUIREMENT)
 
     @property
     def failures(self) -> tuple[EvidenceEntry, ...]:
@@ -114,6 +123,13 @@ class RunReport:
     requirements: tuple[RequirementEntry, ...]
     expected_failures: tuple[ExpectedEntry, ...] = ()
     areas: Mapping[str, str] = field(default_factory=dict)  # area code → title, in catalogue order
+    selection: Selection | None = None
+    strict: bool = False
+    test_durations: Mapping[str, float] = field(default_factory=dict)  # node id → seconds
+
+    def duration_of(self, entry: RequirementEntry) -> float:
+        """The seconds the tests that named `entry` took (a test naming two counts for both)."""
+        return sum(self.test_durations.get(test, 0.0) for test in entry.tests)
 
     def with_verdict(self, *verdicts: Verdict) -> tuple[RequirementEntry, ...]:
         wanted = {v.value for v in verdicts}
@@ -147,9 +163,40 @@ class RunReport:
         return tuple(e for e in self.expected_failures if e.status == "stale")
 
     @property
+    def coverage(self) -> Coverage:
+        verdicts = {r.id: r.verdict for r in self.requirements}
+        musts = [r for r in self.requirements if r.level == Level.MUST.value and r.selected]
+        unchecked = {v.value for v in UNCHECKED}
+        blockers = []
+        for entry in musts:
+            if entry.verdict == Verdict.UNVERIFIED.value:
+                named = [
+                    f"{b} ({'expected failure' if verdicts.get(b) == Verdict.EXPECTED.value else verdicts.get(b, '?')})"
+                    for b in entry.blocked_by
+                ]
+                blockers.append(f"blocked by {', '.join(named)}" if named else "no assertion about it ran")
+        return Coverage(
+            applicable=len(musts),
+            verified=sum(1 for r in musts if r.verdict not in unchecked),
+            skipped=grouped(r.note for r in musts if r.verdict == Verdict.SKIPPED.value),
+            inconclusive=grouped(r.note for r in musts if r.verdict == Verdict.INCONCLUSIVE.value),
+            unverified=grouped(blockers),
+        )
+
+    @property
+    def complete(self) -> bool:
+        """The whole catalogue was selected and no applicable MUST was left unverified or inconclusive:
+        only such a run can stand for full conformance (a bundle of any other run says it is partial)."""
+        full = self.selection is None or (self.selection.full and not self.selection.quick)
+        return full and self.coverage.gaps == 0
+
+    @property
     def exit_code(self) -> int:
-        """0 when every applicable MUST held, 1 when one failed or an expected failure is stale."""
-        return 1 if self.with_verdict(Verdict.FAILED) or self.stale_expectations else 0
+        """1 when a requirement FAILED or an expected failure is stale, and under --strict also when an
+        applicable MUST was left unverified or inconclusive; 0 otherwise."""
+        if self.with_verdict(Verdict.FAILED) or self.stale_expectations:
+            return 1
+        return 1 if self.strict and self.coverage.gaps else 0
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -163,6 +210,9 @@ class RunReport:
                 "exit_code": self.exit_code,
                 "verdicts": self.by_verdict,
                 "areas": self.by_area_level,
+                "coverage": {**dataclasses.asdict(self.coverage), "text": self.coverage.describe()},
+                "selection": self.selection.describe() if self.selection is not None else "",
+                "complete": self.complete,
             },
         }
 
@@ -177,7 +227,7 @@ def shown_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _requirement_entry(result: RequirementResult) -> RequirementEntry:
+def _requirement_entry(result: RequirementResult, selected: frozenset[str] | None) -> RequirementEntry:
     requirement = result.requirement
     tests: list[str] = []
     evidence: list[EvidenceEntry] = []
@@ -190,12 +240,13 @@ def _requirement_entry(result: RequirementResult) -> RequirementEntry:
             continue
         if not item.test.startswith("check:") and item.test not in tests:
             tests.append(item.test)
+        exchanges = tuple(item.exchanges)
         if item.outcome is Outcome.BROKEN:
             failures += 1
-            if failures > MAX_FAILURES_PER_REQUIREMENT:
-                omitted += 1
-                continue
-        evidence.append(EvidenceEntry(item.test, item.outcome.value, item.message, tuple(item.exchanges)))
+            if failures > MAX_FAILURES_PER_REQUIREMENT and exchanges:
+                omitted += 1  # every failure is kept; past the cap, without its exchanges
+                exchanges = ()
+        evidence.append(EvidenceEntry(item.test, item.outcome.value, item.message, exchanges))
     return RequirementEntry(
         id=requirement.id,
         level=requirement.level.value,
@@ -208,6 +259,9 @@ def _requirement_entry(result: RequirementResult) -> RequirementEntry:
         checks_held=checked,
         evidence=tuple(evidence),
         omitted_failures=omitted,
+        basis=requirement.basis.value,
+        blocked_by=result.blocked_by,
+        selected=selected is None or requirement.id in selected,
     )
 
 
@@ -238,6 +292,9 @@ def build_report(
     started_at: str,
     duration_s: float,
     secrets: Iterable[str] = (),
+    selected: frozenset[str] | None = None,
+    strict: bool = False,
+    test_durations: Mapping[str, float] | None = None,
 ) -> RunReport:
     """The scrubbed report of a run: the target's keys and `secrets` appear nowhere in it."""
     report = RunReport(
@@ -256,12 +313,21 @@ def build_report(
         options=dict(options),
         tests=tests,
         exchanges=exchanges,
-        requirements=tuple(_requirement_entry(r) for r in results),
+        requirements=tuple(_requirement_entry(r, selected) for r in results),
         expected_failures=tuple(
             ExpectedEntry(o.entry.requirement, o.entry.reason, o.entry.expires.isoformat(), o.status.value, o.message)
             for o in expected
         ),
         areas=dict(catalogue.areas),
+        selection=Selection(
+            selected=len(selected) if selected is not None else len(catalogue.active),
+            total=len(catalogue.active),
+            only=tuple(options.get("only", ())),
+            skip=tuple(options.get("skip", ())),
+            quick=bool(options.get("quick", False)),
+        ),
+        strict=strict,
+        test_durations={test: round(seconds, 4) for test, seconds in (test_durations or {}).items()},
     )
     known = sorted({s for s in (*target.secrets(), *secrets) if s}, key=len, reverse=True)
     scrubbed: RunReport = _scrub(report, known)

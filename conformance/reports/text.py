@@ -15,6 +15,8 @@ _COLOURS = {
     Verdict.WARNING.value: "33",  # yellow
     Verdict.EXPECTED.value: "35",  # magenta
     Verdict.INFO.value: "36",  # cyan
+    Verdict.INCONCLUSIVE.value: "34",  # blue
+    Verdict.UNVERIFIED.value: "33;2",  # dim yellow
     Verdict.SKIPPED.value: "2",  # dim
 }
 FAILURES_SHOWN = 3  # per requirement; the reports have the rest
@@ -69,23 +71,31 @@ def _failure_block(entry: RequirementEntry, colour: bool) -> list[str]:
         if not message.startswith("Requirement:"):
             message = f"the test stopped on an error, not on a checked requirement:\n{message}"
         lines += _indent(message, "    ")
-    more = len(failures) - FAILURES_SHOWN + entry.omitted_failures
+    more = len(failures) - FAILURES_SHOWN  # every failure is in the JSON and HTML reports
     if more > 0:
         lines.append(f"  … and {more} more failure(s) of {entry.id}: see the JSON or HTML report")
     return lines
 
 
 def verdict_line(report: RunReport) -> str:
+    """The run's result in one line: the verdict, why, its coverage and the selection."""
     failed = len(report.with_verdict(Verdict.FAILED))
     stale = len(report.stale_expectations)
-    if failed or stale:
-        reasons = []
-        if failed:
-            reasons.append(f"{failed} MUST requirement(s) failed")
-        if stale:
-            reasons.append(f"{stale} expected failure(s) now pass (stale entries)")
-        return f"Result: FAILED: {' and '.join(reasons)} (exit 1)"
-    return "Result: PASSED: every applicable MUST requirement holds (exit 0)"
+    coverage = report.coverage
+    reasons = []
+    if failed:
+        reasons.append(f"{failed} requirement(s) failed")
+    if stale:
+        reasons.append(f"{stale} expected failure(s) now pass (stale entries)")
+    if report.strict and coverage.gaps:
+        reasons.append(f"{coverage.gaps} applicable MUST not verified (--strict)")
+    scope = f"{coverage.describe()}; selection: {report.selection.describe() if report.selection else 'all'}"
+    partial = "" if report.complete else " (partial)"
+    if reasons:
+        return f"Result: FAILED: {' and '.join(reasons)} (exit 1); {scope}"
+    if coverage.unchecked:
+        return f"Result: PASSED{partial}: no applicable MUST failed (exit 0); {scope}"
+    return f"Result: PASSED{partial}: every applicable MUST requirement holds (exit 0); {scope}"
 
 
 def render_summary(report: RunReport, *, colour: bool = False) -> str:
@@ -108,6 +118,15 @@ def render_summary(report: RunReport, *, colour: bool = False) -> str:
         lines += ["", "Expected failures:"]
         for item in report.expected_failures:
             lines.append(f"  {item.status:<8} {item.id} (until {item.expires}): {item.message}")
+    for verdict in (Verdict.INCONCLUSIVE, Verdict.UNVERIFIED):
+        unchecked = Counter(
+            f"blocked by {', '.join(e.blocked_by)}" if e.blocked_by else e.note for e in report.with_verdict(verdict)
+        )
+        if unchecked:
+            lines += ["", f"{verdict.value.capitalize()} ({counts[verdict.value]}):"]
+            lines += [f"  {n:>3} × {reason}" for reason, n in unchecked.most_common(6)]
+            if len(unchecked) > 6:
+                lines.append(f"  … and {len(unchecked) - 6} other reason(s): see the reports")
     skipped = Counter(e.note for e in report.with_verdict(Verdict.SKIPPED))
     if skipped:
         lines += ["", f"Skipped ({counts[Verdict.SKIPPED.value]}):"]

@@ -71,6 +71,7 @@ def ids(events: Sequence[ObservedEvent]) -> list[str]:
 
 # ------------------------------------------------------------------ used events
 @pytest.mark.requirement("SPT-EVT-001")
+@pytest.mark.uses("SPT-USE-001")
 def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -87,6 +88,7 @@ def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: E
 
 
 @pytest.mark.requirement("SPT-EVT-002")
+@pytest.mark.uses("SPT-USE-001")
 def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -104,6 +106,7 @@ def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: 
 
 # ------------------------------------------------------------------ deactivated events
 @pytest.mark.requirement("SPT-EVT-003")
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 @pytest.mark.parametrize("reason", REASONS)
 def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, events: EventLog, reason: str) -> None:
     token = deactivated(spt, reason)
@@ -120,6 +123,7 @@ def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, ev
 
 
 @pytest.mark.requirement("SPT-EVT-004")
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 @pytest.mark.parametrize("reason", REASONS)
 def test_deactivated_event_every_reason_sends_one_to_the_seller(spt: Scenario, events: EventLog, reason: str) -> None:
     token = deactivated(spt, reason)
@@ -173,6 +177,7 @@ def envelope_problems(event: Mapping[str, Any]) -> list[str]:
 
 
 @pytest.mark.requirement("SPT-EVT-005")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_envelope_is_a_v1_event(spt: Scenario, events: EventLog) -> None:
     _, observed = used_and_revoked(spt, events)
     for event in observed:
@@ -187,6 +192,7 @@ def test_event_envelope_is_a_v1_event(spt: Scenario, events: EventLog) -> None:
 
 
 @pytest.mark.requirement("SPT-EVT-006")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_data_object_is_the_receiving_partys_view(spt: Scenario, events: EventLog) -> None:
     token, observed = used_and_revoked(spt, events)
     for event in observed:
@@ -202,6 +208,7 @@ def test_event_data_object_is_the_receiving_partys_view(spt: Scenario, events: E
 
 
 @pytest.mark.requirement("SPT-EVT-007")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-001")
 def test_event_other_seller_receives_nothing_about_the_token(
     spt: Scenario, events: EventLog, other_seller: StripeClient
 ) -> None:
@@ -223,6 +230,7 @@ def captured_value(view: Mapping[str, Any]) -> Any:
 
 
 @pytest.mark.requirement("SPT-EVT-008")
+@pytest.mark.uses("SPT-EVT-001", "SPT-EVT-003", "SPT-GRT-001", "SPT-ISS-005", "SPT-REV-001", "SPT-USE-001")
 def test_event_data_object_shows_the_state_it_reports(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
@@ -258,6 +266,7 @@ def test_event_data_object_shows_the_state_it_reports(spt: Scenario, events: Eve
 
 
 @pytest.mark.requirement("SPT-EVT-016")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004")
 @pytest.mark.parametrize("reason", ["revoked", "consumed"])
 def test_deactivated_event_is_sent_after_the_deactivation_is_visible(
     spt: Scenario, events: EventLog, reason: str
@@ -292,6 +301,7 @@ def test_deactivated_event_is_sent_after_the_deactivation_is_visible(
 
 # ------------------------------------------------------------------ no use, no used event
 @pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-REV-003", "SPT-USE-005", "SPT-USE-008")
 def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     expect_refused(spt.pay(token.id, 1500), "SPT-USE-005")
@@ -312,6 +322,7 @@ def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) 
 
 
 @pytest.mark.requirement("SPT-EVT-015")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-004", "SPT-REV-001", "SPT-USE-011")
 def test_used_event_declined_payment_sends_none(spt: Scenario, events: EventLog) -> None:
     token = spt.issue_declining(max_amount=1000)
     expect_refused(spt.pay(token.id, 100), "SPT-USE-011")
@@ -363,6 +374,7 @@ def list_until(client: StripeClient, event_type: str, wanted: set[str], max_wait
 
 
 @pytest.mark.requirement("SPT-EVT-012")
+@pytest.mark.uses("SPT-REV-001")
 def test_events_list_is_filtered_paged_and_newest_first(spt: Scenario, max_wait: float) -> None:
     tokens = [spt.issue() for _ in range(3)]
     for token in tokens:
@@ -425,6 +437,7 @@ def test_events_list_is_filtered_paged_and_newest_first(spt: Scenario, max_wait:
 
 
 @pytest.mark.requirement("SPT-EVT-013")
+@pytest.mark.uses("SPT-EVT-012", "SPT-REV-001")
 def test_event_retrieve_is_the_accounts_own(spt: Scenario, max_wait: float) -> None:
     token = spt.issue()
     revoked(spt, token)
@@ -528,6 +541,7 @@ def listed_endpoint_ids(client: StripeClient) -> tuple[set[str], list[Mapping[st
 
 
 @pytest.mark.requirement("SPT-EVT-009")
+@pytest.mark.uses("SPT-EVT-011", "SPT-REV-001", "SPT-USE-001")
 def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
     spt: Scenario, webhook_receiver: Receiver, max_wait: float
 ) -> None:
@@ -568,6 +582,7 @@ def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
 
 
 @pytest.mark.requirement("SPT-EVT-010")
+@pytest.mark.uses("SPT-EVT-003", "SPT-EVT-011", "SPT-REV-001")
 def test_webhook_endpoint_secret_listing_and_deletion(
     spt: Scenario, webhook_receiver: Receiver, events: EventLog, max_wait: float
 ) -> None:
@@ -634,6 +649,7 @@ def test_webhook_endpoint_secret_listing_and_deletion(
 
 
 @pytest.mark.requirement("SPT-EVT-011")
+@pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_webhook_endpoint_receives_exactly_its_enabled_events(
     spt: Scenario, webhook_receiver: Receiver, events: EventLog, max_wait: float
 ) -> None:
@@ -668,6 +684,7 @@ def test_webhook_endpoint_receives_exactly_its_enabled_events(
 
 
 @pytest.mark.requirement("SPT-EVT-014")
+@pytest.mark.uses("SPT-REV-001")
 def test_webhook_failed_delivery_is_retried_until_accepted(
     spt: Scenario, webhook_receiver: Receiver, events: EventLog, max_wait: float
 ) -> None:

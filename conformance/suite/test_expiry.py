@@ -220,6 +220,7 @@ BAD_ADVANCES: list[tuple[str, Mapping[str, Any]]] = [
 
 
 @pytest.mark.requirement("SPT-CLK-004")
+@pytest.mark.uses("SPT-CLK-002")
 @pytest.mark.parametrize("params", [p for _, p in BAD_ADVANCES], ids=[n for n, _ in BAD_ADVANCES])
 def test_clock_advance_invalid_seconds_is_refused_and_clock_stays(spt: Scenario, params: Mapping[str, Any]) -> None:
     def attempt() -> int:

@@ -38,6 +38,7 @@ def same_response(first: Exchange, again: Exchange, requirement: str, what: str)
 
 
 @pytest.mark.requirement("SPT-IDM-001")
+@pytest.mark.uses("SPT-ISS-001")
 def test_idempotent_issue_replays_the_saved_response(spt: Scenario) -> None:
     key = new_key()
     params = spt.issue_params(max_amount=700)
@@ -48,6 +49,7 @@ def test_idempotent_issue_replays_the_saved_response(spt: Scenario) -> None:
 
 
 @pytest.mark.requirement("SPT-IDM-001")
+@pytest.mark.uses("SPT-USE-001")
 def test_idempotent_payment_replays_without_executing_again(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     key = new_key()
@@ -59,6 +61,7 @@ def test_idempotent_payment_replays_without_executing_again(spt: Scenario) -> No
 
 
 @pytest.mark.requirement("SPT-IDM-002")
+@pytest.mark.uses("SPT-USE-001")
 def test_idempotency_key_reused_with_other_parameters_is_refused(spt: Scenario) -> None:
     token = spt.issue(max_amount=1000)
     key = new_key()
@@ -79,6 +82,7 @@ def test_idempotency_key_reused_with_other_parameters_is_refused(spt: Scenario) 
 
 
 @pytest.mark.requirement("SPT-IDM-003")
+@pytest.mark.uses("SPT-EVT-001", "SPT-USE-001")
 def test_replayed_payment_captures_once_and_sends_one_used_event(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     key = new_key()
@@ -94,6 +98,7 @@ def test_replayed_payment_captures_once_and_sends_one_used_event(spt: Scenario, 
 
 
 @pytest.mark.requirement("SPT-IDM-004")
+@pytest.mark.uses("SPT-USE-011")
 def test_declined_payment_retried_with_its_key_replays_the_402(spt: Scenario) -> None:
     token = spt.issue_declining(max_amount=1000)
     key = new_key()
@@ -176,16 +181,18 @@ def test_concurrent_requests_with_one_key_execute_once(spt: Scenario) -> None:
 @pytest.mark.requirement("SPT-IDM-007")
 def test_idempotency_key_longer_than_255_is_refused(spt: Scenario) -> None:
     refused = spt.agent.post(ISSUED, spt.issue_params(), idempotency_key="k" * 256)
-    expect_error(
-        refused,
+    error = expect_refused(refused, "SPT-IDM-007", statuses=(400,), tip="Stripe accepts keys of up to 255 characters")
+    expect(
+        error.get("type") in ("idempotency_error", "invalid_request_error"),
         "SPT-IDM-007",
-        status=400,
-        type="invalid_request_error",
-        tip="Stripe accepts keys of up to 255 characters",
+        received=f"error.type {error.get('type')!r}",
+        expected="idempotency_error (what Stripe answers) or invalid_request_error",
+        exchanges=[refused],
     )
 
 
 @pytest.mark.requirement("SPT-IDM-008")
+@pytest.mark.uses("SPT-ISS-006")
 def test_request_refused_by_validation_saves_nothing_under_its_key(spt: Scenario) -> None:
     key = new_key()
     broken = spt.issue_params()

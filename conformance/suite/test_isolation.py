@@ -3,8 +3,8 @@
 One spt_ id, two views: the agent owns the issued view, the seller it was granted to owns the
 granted view, and every other account, the other party included, sees neither. Where Stripe
 documents no code the tests check the invariant (a 4xx Stripe error that tells nothing, and
-nothing changed); SPT-SEC-007 checks the reference server's exact answer (D-25): a 404 worded as
-for a token that does not exist.
+nothing changed); SPT-SEC-007 checks the reference server's exact answer (D-25): resource_missing
+worded as for a token that does not exist, 404 for a token named in the path.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def test_granted_view_strangers_are_refused_and_told_nothing(spt: Scenario, othe
 
 
 @pytest.mark.requirement("SPT-SEC-005")
+@pytest.mark.uses("SPT-ISS-005")
 def test_payment_by_another_seller_is_refused_and_captures_nothing(spt: Scenario, other_seller: StripeClient) -> None:
     token = spt.issue(max_amount=1000)
     before = expect_ok(spt.issued(token.id), "SPT-ISS-005", object_type=ISSUED_OBJECT)
@@ -99,6 +100,7 @@ def test_payment_by_another_seller_is_refused_and_captures_nothing(spt: Scenario
 
 # ------------------------------------------------------------------ the issued view
 @pytest.mark.requirement("SPT-SEC-006")
+@pytest.mark.uses("SPT-ISS-005")
 def test_issued_view_only_the_issuer_retrieves_or_revokes(spt: Scenario) -> None:
     token, marker = marked_token(spt)
     before = expect_ok(spt.issued(token.id), "SPT-ISS-005", object_type=ISSUED_OBJECT)
@@ -110,12 +112,23 @@ def test_issued_view_only_the_issuer_retrieves_or_revokes(spt: Scenario) -> None
 
 
 # ------------------------------------------------------------------ the exact answer (D-25)
-def _same_refusal(real: Exchange, missing: Exchange, real_id: str, missing_id: str) -> None:
+def _same_refusal(
+    real: Exchange, missing: Exchange, real_id: str, missing_id: str, statuses: tuple[int, ...] = (404,)
+) -> None:
+    """`statuses` is 404 for a token named in the path; a token named in a parameter may be
+    refused with 400 (Stripe's answer there) or 404, but the same way as a missing one."""
     requirement = "SPT-SEC-007"
-    error = dict(expect_refused(real, requirement, statuses=(404,)))
+    error = dict(expect_refused(real, requirement, statuses=statuses))
     expect_equal(error.get("code"), "resource_missing", requirement, what="error.code", exchanges=[real])
     expect_equal(error.get("type"), "invalid_request_error", requirement, what="error.type", exchanges=[real])
-    control = dict(expect_refused(missing, requirement, statuses=(404,)))
+    control = dict(expect_refused(missing, requirement, statuses=statuses))
+    expect_equal(
+        real.status,
+        missing.status,
+        requirement,
+        what="the status, against a missing token's",
+        exchanges=[real, missing],
+    )
     wording = {k: str(v).replace(real_id, "<id>") for k, v in error.items()}
     control_wording = {k: str(v).replace(missing_id, "<id>") for k, v in control.items()}
     expect_equal(
@@ -132,27 +145,29 @@ def _same_refusal(real: Exchange, missing: Exchange, real_id: str, missing_id: s
 def test_refusal_to_a_stranger_is_404_as_for_no_such_token(spt: Scenario) -> None:
     token = spt.issue()
     missing = unknown_token_id()
-    calls: list[tuple[StripeClient, Callable[[str, StripeClient], Exchange]]] = [
-        (spt.seller, lambda i, c: spt.issued(i, as_=c)),
-        (spt.seller, lambda i, c: spt.revoke(i, as_=c)),
-        (spt.agent, lambda i, c: spt.granted(i, as_=c)),
+    in_path, in_parameter = (404,), (400, 404)
+    calls: list[tuple[StripeClient, Callable[[str, StripeClient], Exchange], tuple[int, ...]]] = [
+        (spt.seller, lambda i, c: spt.issued(i, as_=c), in_path),
+        (spt.seller, lambda i, c: spt.revoke(i, as_=c), in_path),
+        (spt.agent, lambda i, c: spt.granted(i, as_=c), in_path),
     ]
     if spt.other_seller is not None:
         calls += [
-            (spt.other_seller, lambda i, c: spt.granted(i, as_=c)),
-            (spt.other_seller, lambda i, c: spt.issued(i, as_=c)),
-            (spt.other_seller, lambda i, c: spt.pay(i, 100, as_=c)),
+            (spt.other_seller, lambda i, c: spt.granted(i, as_=c), in_path),
+            (spt.other_seller, lambda i, c: spt.issued(i, as_=c), in_path),
+            (spt.other_seller, lambda i, c: spt.pay(i, 100, as_=c), in_parameter),
         ]
-    for client, call in calls:
-        _same_refusal(call(token.id, client), call(missing, client), token.id, missing)
+    for client, call, statuses in calls:
+        _same_refusal(call(token.id, client), call(missing, client), token.id, missing, statuses)
 
 
 # ------------------------------------------------------------------ the agent's PaymentMethod
 @pytest.mark.requirement("SPT-SEC-009")
+@pytest.mark.uses("SPT-EVT-004", "SPT-USE-001")
 def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=1000)
     original = str(token.issued.get("payment_method"))
-    seen: list[Exchange] = [spt.granted(token.id), spt.granted(token.id, expand=["payment_method_details"])]
+    seen: list[Exchange] = [spt.granted(token.id), spt.granted(token.id, expand=["risk_details"])]
     payment = spt.pay(token.id, 400)
     intent = expect_ok(payment, "SPT-USE-001", object_type="payment_intent")
     seen.append(payment)
@@ -191,6 +206,7 @@ def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: Ev
 
 # ------------------------------------------------------------------ the seller's own objects
 @pytest.mark.requirement("SPT-SEC-011")
+@pytest.mark.uses("SPT-USE-001", "SPT-USE-002")
 def test_seller_payment_and_clone_are_invisible_to_other_accounts(spt: Scenario, other_seller: StripeClient) -> None:
     token = spt.issue()
     intent = expect_ok(spt.pay(token.id, 300), "SPT-USE-001", object_type="payment_intent")

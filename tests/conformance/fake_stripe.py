@@ -7,7 +7,9 @@ It answers by path, so a fake conformance test chooses what it gets back:
 - `/v1/leak`: 200 whose body carries a card number and a webhook secret (for scrubbing tests);
 - anything else: 404 resource_missing, which is how Stripe answers the preflight's probes.
 
-With `refuse_keys=True` every request gets 401, as a server does for a wrong key.
+With `refuse_keys=True` every request gets 401, as a server does for a wrong key. With
+`answer="html"` every request gets the same 200 HTML page (a proxy's or a framework's), and with
+`answer="empty"` every request gets 200 `{}`: servers that answer nothing useful.
 """
 
 from __future__ import annotations
@@ -40,9 +42,19 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         path = self.path.split("?", 1)[0]
+        if self.server.answer == "html":
+            page = b"<!doctype html><html><body><h1>Welcome</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         status: int
         body: dict[str, Any]
-        if self.server.refuse_keys:
+        if self.server.answer == "empty":
+            status, body = 200, {}
+        elif self.server.refuse_keys:
             status, body = 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
         elif path == "/v1/ok":
             status, body = 200, {"object": "thing", "id": "thing_1"}
@@ -71,13 +83,15 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     refuse_keys = False
+    answer = "stripe"
 
 
 @contextmanager
-def serve(*, refuse_keys: bool = False) -> Iterator[str]:
+def serve(*, refuse_keys: bool = False, answer: str = "stripe") -> Iterator[str]:
     """Serve on a free loopback port; yields the base URL."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.refuse_keys = refuse_keys
+    server.answer = answer
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -125,12 +139,13 @@ def test_breaks_its_second_requirement(agent):
 
 @pytest.mark.requirement("SPT-ISS-005")
 def test_meets_a_server_error(agent):
+    expect_ok(agent.get("/v1/ok"), "SPT-ISS-005")
     agent.get("/v1/boom")
 
 
 @pytest.mark.requirement("SPT-CLK-001")
 def test_needs_the_clock(agent):
-    agent.get("/v1/ok")
+    expect_ok(agent.get("/v1/ok"), "SPT-CLK-001")
 
 
 @pytest.mark.requirement("SPT-ISS-015")

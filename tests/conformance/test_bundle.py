@@ -48,6 +48,11 @@ def test_verify_untouched_bundle_and_zip_pass(bundle: Path) -> None:
         code, out = checked(path)
         assert code == 0, out
         assert "VERIFIED" in out
+        # Made with --only: wherever its verdict is shown, it says it covers part of the catalogue.
+        assert "Certifies: PASSED, PARTIAL run: 3 of 3 applicable MUST verified; selection: 3 of " in out
+    report = json.loads((bundle / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["complete"] is False
+    assert "(partial)" in (bundle / "report.html").read_text(encoding="utf-8")
 
 
 def test_verify_changed_cassette_is_named_by_the_hash_check(copy: Path) -> None:

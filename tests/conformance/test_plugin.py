@@ -45,7 +45,7 @@ def test_plugin_violation_fails_only_the_requirement_it_names(suite: pytest.Pyte
     found = verdicts(report)
     assert status == pytest.ExitCode.TESTS_FAILED
     assert found["SPT-ISS-004"][0] == "FAILED"
-    assert found["SPT-ISS-003"][0] == "SKIPPED"
+    assert found["SPT-ISS-003"][0] == "UNVERIFIED"
     assert found["SPT-ISS-003"][1].startswith("not reached: SPT-ISS-004 failed first")
     entry = next(r for r in report["requirements"] if r["id"] == "SPT-ISS-004")
     message = entry["evidence"][0]["message"]
@@ -107,8 +107,8 @@ def test_plugin_unknown_only_pattern_is_a_usage_error(suite: pytest.Pytester) ->
 
 def test_plugin_counts_the_http_exchanges_of_every_test(suite: pytest.Pytester) -> None:
     _, report = run(suite)
-    # test_holds, test_meets_a_server_error and test_reads_a_leaky_response make one request each.
-    assert report["exchanges"] == 3
+    # test_holds and test_reads_a_leaky_response make one request each, test_meets_a_server_error two.
+    assert report["exchanges"] == 4
     # The two whose checks found something fail at teardown, like the two that raise a Violation.
     assert report["tests"] == {"passed": 1, "failed": 4, "skipped": 1, "total": 6}
 
@@ -116,8 +116,9 @@ def test_plugin_counts_the_http_exchanges_of_every_test(suite: pytest.Pytester) 
 def test_plugin_reports_hold_no_key_secret_or_card_number(suite: pytest.Pytester) -> None:
     _status, report = run(suite, "--spt-junit", "report.xml", "--spt-html", "report.html")
     found = verdicts(report)
-    assert found["SPT-SEC-008"][0] == "FAILED"
-    assert found["SPT-SEC-010"][0] == "FAILED"
+    # Both rest on a Stripe-wide convention: a WARNING against a target other than the reference.
+    assert found["SPT-SEC-008"][0] == "WARNING"
+    assert found["SPT-SEC-010"][0] == "WARNING"
     leak = next(r for r in report["requirements"] if r["id"] == "SPT-SEC-008")
     assert "/v1/leak" in leak["evidence"][0]["exchanges"][0]  # the evidence is there, scrubbed
     for name in ("report.json", "report.xml", "report.html"):

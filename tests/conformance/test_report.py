@@ -150,8 +150,15 @@ def test_json_report_shape_and_content(tmp_path: Path) -> None:
         "WARNING": 1,
         "EXPECTED": 1,
         "INFO": 0,
+        "INCONCLUSIVE": 0,
+        "UNVERIFIED": 0,
         "SKIPPED": 1,
     }
+    assert (
+        data["summary"]["coverage"]["text"]
+        == "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock"
+    )
+    assert data["summary"]["complete"] is False  # a quick run
     assert list(data["summary"]["areas"]) == ["ISS", "USE", "CLK", "EVT"]  # catalogue order
     assert data["summary"]["areas"]["USE"]["MUST"]["FAILED"] == 1
     assert data["summary"]["areas"]["USE"]["MAY"]["EXPECTED"] == 1
@@ -187,11 +194,16 @@ def test_report_exit_code_fails_on_a_must_or_a_stale_entry_only() -> None:
     assert clean.exit_code == 0  # a WARNING, an EXPECTED and a SKIPPED remain: none fails a run
 
 
-def test_report_keeps_at_most_twenty_failures_per_requirement() -> None:
+def test_report_keeps_every_failure_and_the_exchanges_of_twenty() -> None:
     report = make_report(broken=25)
     entry = report.with_verdict(Verdict.FAILED)[0]
-    assert (len(entry.failures), entry.omitted_failures) == (20, 5)
-    assert "… and 22 more failure(s) of SPT-USE-005" in render_summary(report)
+    assert (len(entry.failures), entry.omitted_failures) == (25, 5)
+    assert [bool(f.exchanges) for f in entry.failures] == [True] * 20 + [False] * 5
+    assert "… and 22 more failure(s) of SPT-USE-005: see the JSON or HTML report" in render_summary(report)
+    data = report.to_json()["requirements"][2]
+    assert sum(1 for e in data["evidence"] if e["outcome"] == "broken") == 25  # what the terminal promised
+    page = render_html(report)
+    assert all(f"suite/test_use.py::t{n}</code>" in page for n in range(25))
 
 
 def junit_root(report: RunReport) -> ET.Element:
@@ -203,17 +215,18 @@ def test_junit_has_one_testcase_per_requirement_named_by_id_and_statement(tmp_pa
     write_junit(report, tmp_path / "r.xml")
     root = ET.parse(tmp_path / "r.xml").getroot()  # noqa: S314 - our own output
     cases = root.findall("./testsuite/testcase")
-    assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        (r.area, f"{r.id} {r.statement}") for r in report.requirements
-    ]
-    suite = root.find("testsuite")
-    assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
-        "6",
-        "1",
-        "2",
-        "0",
-    )
+    by_level = sorted(report.requirements, key=lambda r: ["MUST", "SHOULD", "MAY"].index(r.level))
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [(r.area, f"{r.id} {r.statement}") for r in by_level]
+    counts = {
+        s.get("name"): (s.get("tests"), s.get("failures"), s.get("skipped"), s.get("errors"))
+        for s in root.findall("testsuite")
+    }
+    assert counts == {
+        "spt-conformance MUST: vendor <sandbox>": ("4", "1", "1", "0"),
+        "spt-conformance SHOULD: vendor <sandbox>": ("1", "1", "0", "0"),  # the WARNING, visible
+        "spt-conformance MAY: vendor <sandbox>": ("1", "0", "1", "0"),
+    }
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("6", "2", "2")
 
 
 def test_junit_verdicts_map_to_failure_skipped_and_system_out() -> None:
@@ -228,10 +241,11 @@ def test_junit_verdicts_map_to_failure_skipped_and_system_out() -> None:
     assert skipped.get("message") == "the target does not offer clock"
     expected = cases["SPT-USE-013"].find("skipped")
     assert expected is not None
-    assert expected.get("type") == "expected failure"
-    out = cases["SPT-EVT-010"].find("system-out")
-    assert out is not None
-    assert (out.text or "").startswith("WARNING: a SHOULD requirement does not hold")
+    assert expected.get("type") == "EXPECTED"
+    warning = cases["SPT-EVT-010"].find("failure")
+    assert warning is not None
+    assert warning.get("type") == "WARNING"
+    assert warning.get("message") == "Requirement: no used event"  # no Received line: the first line
     assert cases["SPT-ISS-001"].find("failure") is None
     assert cases["SPT-ISS-001"].find("skipped") is None
 
@@ -288,14 +302,15 @@ def test_summary_shows_area_by_level_then_each_failure_in_four_parts() -> None:
     lines = text.splitlines()
     assert lines[0] == "SPT conformance of vendor <sandbox> at https://sandbox.example:8443/api"
     assert "6 tests (3 passed, 2 failed, 1 skipped), 17 HTTP exchanges, 12.3 s, seed 42" in lines[1]
-    assert "USE   MUST         ·      1       ·        ·    ·       ·" in lines
-    assert "total              2      1       1        1    0       1" in lines
+    assert "USE   MUST         ·      1       ·        ·    ·            ·          ·       ·" in lines
+    assert "total              2      1       1        1    0            0          0       1" in lines
     assert "FAILED  SPT-USE-005 (MUST): A payment over the headroom is refused & nothing changes." in lines
     assert "  found by suite/test_use.py::t0" in lines
     assert "  stale    SPT-ISS-002 (until 2999-01-01): now passes" in lines
-    assert (
-        lines[-1]
-        == "Result: FAILED: 1 MUST requirement(s) failed and 1 expected failure(s) now pass (stale entries) (exit 1)"
+    assert lines[-1] == (
+        "Result: FAILED: 1 requirement(s) failed and 1 expected failure(s) now pass (stale entries) (exit 1); "
+        "3 of 4 applicable MUST verified; 1 skipped: the target does not offer clock; "
+        "selection: all 6 requirements, quick profile"
     )
 
 

@@ -126,7 +126,7 @@ CORRUPTIONS: list[Corruption] = [
             "stripe-openapi:/components/schemas/shared_payment.issued_token/properties/state",
         ),
         "spec/requirements.yaml",
-        r"requirements\[1\]\.source: stripe-openapi:.*/state does not resolve",
+        r"requirements\[\d+\]\.source: stripe-openapi:.*/state does not resolve",
     ),
     (
         "requirements file that is not YAML",

@@ -62,7 +62,7 @@ def test_target_unknown_capability_is_refused_with_the_known_ones() -> None:
 
 
 def test_target_capability_must_be_a_boolean() -> None:
-    with pytest.raises(TargetError, match=r"capabilities\.clock must be true or false"):
+    with pytest.raises(TargetError, match=r"capabilities\.clock must be true, false or auto"):
         target_from_mapping(mapping(capabilities={"clock": "yes"}), environ={})
 
 
@@ -90,10 +90,11 @@ def test_target_capabilities_and_derived_capabilities() -> None:
     assert target.capabilities == frozenset({"clock", "events"})
     assert target.has("event_source")
     assert not target.has("other_seller")
-    assert target.missing({"clock", "test_helpers", "declined_payment_method"}) == [
-        "declined_payment_method",
+    assert target.missing({"clock", "test_helpers", "declined_payment_method", "event_source"}) == [
+        "agent.declined_payment_method",
         "test_helpers",
     ]
+    assert target.undecided == frozenset({"test_helpers"})  # left out of the mapping: auto
     assert target.base_url == "http://127.0.0.1:12111"  # the trailing slash goes
 
 
@@ -102,6 +103,35 @@ def test_target_key_never_shows_in_repr_or_hint() -> None:
     assert AGENT not in repr(target)
     assert target.agent.key_hint == "sk_test_…0001"
     assert target.secrets() == {AGENT, SELLER}
+
+
+def test_target_capabilities_default_to_auto_and_skip_reasons_use_the_file_names() -> None:
+    data = mapping()
+    data.pop("capabilities", None)
+    target = target_from_mapping(data, environ={})
+    assert target.capabilities == frozenset()
+    assert target.undecided == frozenset({"clock", "webhook_endpoints", "events", "test_helpers"})
+    assert target.missing({"event_source", "other_seller"}) == [
+        "events or webhook_endpoints (an event source)",
+        "an other_seller account",
+    ]
+
+
+def test_target_to_mapping_round_trips(tmp_path: Path) -> None:
+    target = target_from_mapping(mapping(capabilities={"clock": True}), environ={})
+    again = target_from_mapping(target.to_mapping(), environ={})
+    assert again.capabilities == {"clock"}
+    assert again.undecided == frozenset()  # every capability written out, decided
+    assert (again.agent, again.seller, again.base_url) == (target.agent, target.seller, target.base_url)
+
+
+def test_load_target_yaml_error_names_the_file_not_a_unicode_string(tmp_path: Path) -> None:
+    path = tmp_path / "target.yaml"
+    path.write_text("name: x\nbase_url: [unclosed\n", encoding="utf-8")
+    with pytest.raises(TargetError) as caught:
+        load_target(path)
+    assert f'in "{path}", line' in str(caught.value)
+    assert "<unicode string>" not in str(caught.value)
 
 
 def test_load_target_reads_a_file_and_names_it_in_errors(tmp_path: Path) -> None:

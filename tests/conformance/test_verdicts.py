@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import pytest
 
-from conformance.catalog import Catalogue, Level, Requirement
+from conformance.catalog import Basis, Catalogue, Level, Requirement
 from conformance.verdicts import Evidence, Outcome, RequirementResult, Verdict, decide
 
 MUST = Requirement("SPT-USE-001", Level.MUST, "A payment within the cap succeeds.", "https://docs.stripe.com/x")
@@ -64,9 +64,54 @@ def test_decide_skipped_only_is_skipped_with_the_reasons() -> None:
     assert (result.verdict, result.note) == (Verdict.SKIPPED, "message 0; message 1")
 
 
-def test_decide_not_reached_only_is_skipped_with_why() -> None:
+def test_decide_not_reached_only_is_unverified_never_passed() -> None:
     result = one(MUST, Outcome.NOT_REACHED)
-    assert (result.verdict, result.note) == (Verdict.SKIPPED, "message 0")
+    assert (result.verdict, result.note) == (Verdict.UNVERIFIED, "message 0")
+
+
+def test_decide_unverified_names_what_blocked_it() -> None:
+    evidence = [Evidence(MUST.id, "t", Outcome.NOT_REACHED, "not reached", (), "SPT-GRT-001")]
+    (result,) = decide(CATALOGUE, evidence, selected=frozenset({MUST.id}), reference_target=False, strict=False)
+    assert (result.verdict, result.blocked_by) == (Verdict.UNVERIFIED, ("SPT-GRT-001",))
+
+
+def test_decide_inconclusive_is_its_own_verdict_with_the_reason() -> None:
+    result = one(MUST, Outcome.INCONCLUSIVE, Outcome.NOT_REACHED, Outcome.SKIPPED)
+    assert (result.verdict, result.note) == (Verdict.INCONCLUSIVE, "message 0")
+
+
+def test_decide_broken_requirement_outside_the_selection_is_still_reported() -> None:
+    evidence = [Evidence(MUST.id, "t", Outcome.BROKEN, "broken"), Evidence(SHOULD.id, "t", Outcome.HELD)]
+    results = decide(CATALOGUE, evidence, selected=frozenset({SHOULD.id}), reference_target=False, strict=False)
+    found = {r.requirement.id: r for r in results}
+    assert found[MUST.id].verdict is Verdict.FAILED
+    assert "not selected" in found[MUST.id].note
+    assert set(found) == {MUST.id, SHOULD.id}
+
+
+@pytest.mark.parametrize(
+    ("basis", "reference", "strict", "verdict"),
+    [
+        (Basis.DOCUMENTED, False, False, Verdict.FAILED),
+        (Basis.OBSERVED, False, False, Verdict.FAILED),
+        (Basis.CONVENTION, False, False, Verdict.WARNING),
+        (Basis.DECISION, False, False, Verdict.INFO),
+        (Basis.CONVENTION, False, True, Verdict.FAILED),
+        (Basis.DECISION, False, True, Verdict.FAILED),
+        (Basis.CONVENTION, True, False, Verdict.FAILED),
+        (Basis.DECISION, True, False, Verdict.FAILED),
+    ],
+)
+def test_decide_a_broken_must_counts_by_its_basis(
+    basis: Basis, reference: bool, strict: bool, verdict: Verdict
+) -> None:
+    requirement = Requirement("SPT-USE-009", Level.MUST, "x", "https://docs.stripe.com/x", basis=basis)
+    catalogue = Catalogue(MappingProxyType({"USE": "Use"}), (requirement,))
+    evidence = [Evidence(requirement.id, "t", Outcome.BROKEN, "broken")]
+    (result,) = decide(
+        catalogue, evidence, selected=frozenset({requirement.id}), reference_target=reference, strict=strict
+    )
+    assert result.verdict is verdict
 
 
 def test_decide_no_evidence_is_skipped_as_unchecked() -> None:

@@ -24,9 +24,9 @@ import pytest
 
 from conformance.catalog import Level
 from conformance.spec import default_spec
+from harness.mutants import PROFILES, Mutant, load_mutants, missed, selection
+from harness.suite import SuiteRun, correct_run, kill_run
 from reference_impl.faults import KNOWN_FAULTS
-from tests.mutants.catalogue import PROFILES, Mutant, load_mutants, missed, selection
-from tests.mutants.harness import SuiteRun, correct_run, kill_run
 
 MUTANTS = load_mutants()
 CATALOGUE = default_spec().catalogue

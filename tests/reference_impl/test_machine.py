@@ -8,8 +8,19 @@ from typing import Any
 import pytest
 import yaml
 
-from reference_impl.domain import State
-from reference_impl.machine import TABLE, IllegalTransition, step
+from reference_impl.domain import Reason, State, Token, UsageLimits
+from reference_impl.errors import InvalidRequest
+from reference_impl.machine import (
+    EFFECTS,
+    GUARDS,
+    TABLE,
+    Attempt,
+    IllegalTransition,
+    WrongParty,
+    apply,
+    attempt,
+    step,
+)  # fmt: skip
 
 LIFECYCLE = Path(__file__).resolve().parents[2] / "spec" / "lifecycle.yaml"
 
@@ -77,3 +88,53 @@ def test_step_wrong_actor_is_illegal() -> None:
     with pytest.raises(IllegalTransition):
         step(State.ACTIVE, "revoke", "seller")
     assert step(State.ACTIVE, "test_helper_revoke", "seller").to == State.DEACTIVATED
+
+
+def test_every_guard_and_effect_of_the_table_is_defined_beside_it() -> None:
+    assert {g for t in TABLE.values() for g in t.guards} == set(GUARDS)
+    assert {e for t in TABLE.values() for e in t.effects} == set(EFFECTS)
+
+
+_TOKEN = Token("spt_1", 100, "acct_seller", None, "pm_1", UsageLimits("usd", 1000, 500), agent_account="acct_agent")
+
+
+@pytest.mark.parametrize(
+    ("at", "code"),
+    [
+        (Attempt("acct_seller", 200, 1001, "usd", "t"), "amount_too_large"),
+        (Attempt("acct_seller", 200, 10, "eur", "t"), "shared_payment_token_currency_mismatch"),
+        (Attempt("acct_seller", 500, 10, "usd", "t"), "shared_payment_token_expired"),
+    ],
+    ids=["headroom", "currency", "expiry"],
+)
+def test_attempt_refuses_a_use_whose_guard_fails(at: Attempt, code: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        attempt(_TOKEN, "use", "seller", at)
+    assert refused.value.code == code
+
+
+def test_attempt_refuses_another_party_and_allows_the_grantee() -> None:
+    with pytest.raises(WrongParty):
+        attempt(_TOKEN, "use", "seller", Attempt("acct_other", 200, 10, "usd", "t"))
+    assert attempt(_TOKEN, "use", "seller", Attempt("acct_seller", 200, 1000, "usd", "t")).to is State.ACTIVE
+
+
+def test_attempt_on_a_dead_token_says_why_it_is_dead() -> None:
+    dead = _TOKEN.replace(state=State.DEACTIVATED, deactivated_reason=Reason.EXPIRED, deactivated_at=500)
+    with pytest.raises(InvalidRequest) as refused:
+        attempt(dead, "use", "seller", Attempt("acct_seller", 600, 10, "usd", "t"))
+    assert (refused.value.code, refused.value.param) == ("shared_payment_token_expired", "t")
+    with pytest.raises(IllegalTransition):
+        attempt(dead, "revoke", "agent", Attempt("acct_agent", 600))
+
+
+def test_apply_makes_the_effects_of_a_use_and_a_revoke() -> None:
+    used = apply(_TOKEN, step(State.ACTIVE, "use", "seller"), 200, 300)
+    assert (used.state, used.amount_captured) == (State.ACTIVE, 300)
+    revoked = apply(used, step(State.ACTIVE, "revoke", "agent"), 250)
+    assert (revoked.state, revoked.deactivated_reason, revoked.deactivated_at) == (
+        State.DEACTIVATED,
+        Reason.REVOKED,
+        250,
+    )
+    assert revoked.amount_captured == 300

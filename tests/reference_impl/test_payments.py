@@ -212,19 +212,24 @@ def test_pay_confirm_refused_leaves_intent_unchanged(world: World) -> None:
 
 
 @pytest.mark.parametrize("who", ["other", "agent"])
-def test_pay_with_token_not_granted_to_caller_is_404(world: World, who: str) -> None:
+def test_pay_with_token_not_granted_to_caller_is_400_resource_missing(world: World, who: str) -> None:
     token = world.issue()
     party = world.other if who == "other" else world.agent
     err = error_of(lambda: world.pay(token.id, 10, party=party))
-    assert err.http_status == 404
+    assert err.http_status == 400  # a token named in a parameter, as Stripe answers
     assert err.error is not None
-    assert err.error.code == "resource_missing"
+    assert (err.error.code, err.error.param) == (
+        "resource_missing",
+        "payment_method_data[shared_payment_granted_token]",
+    )
     assert _captured(world, token.id) == 0
 
 
-def test_pay_unknown_token_is_404(world: World) -> None:
+def test_pay_unknown_token_is_400_resource_missing(world: World) -> None:
     err = error_of(lambda: world.pay("spt_nonexistent000000000000", 10))
-    assert err.http_status == 404
+    assert err.http_status == 400
+    assert err.error is not None
+    assert err.error.code == "resource_missing"
 
 
 def test_pay_capture_method_manual_is_refused(world: World) -> None:
@@ -258,7 +263,9 @@ def test_refund_over_remaining_and_foreign_intent_are_refused(world: World) -> N
     assert err.error is not None
     assert err.error.code == "amount_too_large"
     err = error_of(lambda: world.other.sdk.v1.refunds.create({"payment_intent": pi.id}))
-    assert err.http_status == 404
+    assert err.http_status == 400
+    assert err.error is not None
+    assert (err.error.code, err.error.param) == ("resource_missing", "payment_intent")
 
 
 def test_pay_concurrent_payments_never_exceed_the_cap(world: World) -> None:

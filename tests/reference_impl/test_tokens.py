@@ -67,7 +67,7 @@ def test_issue_legacy_network_id_is_an_alias(world: World) -> None:
     [
         ({"usage_limits": {"max_amount": 0}}, "usage_limits[max_amount]"),
         ({"usage_limits": {"max_amount": -5}}, "usage_limits[max_amount]"),
-        ({"usage_limits": {"currency": "USD"}}, "usage_limits[currency]"),
+        ({"usage_limits": {"currency": "US"}}, "usage_limits[currency]"),
         ({"usage_limits": {"currency": "abc"}}, "usage_limits[currency]"),
         ({"usage_limits": {"expires_at": 1_000_000}}, "usage_limits[expires_at]"),
         (
@@ -91,6 +91,13 @@ def test_issue_invalid_parameter_is_refused_with_param(world: World, overrides: 
     assert (err.error.type, err.error.param) == ("invalid_request_error", param)
 
 
+def test_issue_upper_case_currency_is_stored_lower_case_and_pays_in_any_case(world: World) -> None:
+    token = world.issue(usage_limits={"currency": "USD"})
+    assert token.usage_limits.currency == "usd"
+    paid = world.pay(token.id, 100, currency="UsD")
+    assert (paid.status, paid.currency) == ("succeeded", "usd")
+
+
 def test_issue_seller_profile_of_an_agent_is_refused(world: World) -> None:
     agent_profile = world.server.accounts["agent"].profile
     err = error_of(lambda: world.issue(seller_details={"network_business_profile": agent_profile}))
@@ -98,18 +105,18 @@ def test_issue_seller_profile_of_an_agent_is_refused(world: World) -> None:
 
 
 @pytest.mark.parametrize("payment_method", ["pm_doesnotexist", "card_4242"])
-def test_issue_unusable_payment_method_is_404(world: World, payment_method: str) -> None:
+def test_issue_unusable_payment_method_is_400_resource_missing(world: World, payment_method: str) -> None:
     err = error_of(lambda: world.issue(payment_method=payment_method))
-    assert err.http_status == 404
+    assert err.http_status == 400
     assert err.error is not None
     assert (err.error.code, err.error.param) == ("resource_missing", "payment_method")
 
 
-def test_issue_another_accounts_payment_method_is_404(world: World) -> None:
+def test_issue_another_accounts_payment_method_is_400_resource_missing(world: World) -> None:
     token = world.issue()
     pi = world.pay(token.id, 100)  # the clone belongs to the seller
     err = error_of(lambda: world.issue(payment_method=pi.payment_method))
-    assert err.http_status == 404
+    assert err.http_status == 400
 
 
 def test_issue_concrete_payment_method_of_the_agent_is_reusable(world: World) -> None:

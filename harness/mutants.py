@@ -16,9 +16,11 @@ import yaml
 
 from conformance.catalog import Catalogue, Level
 
-__all__ = ["CATALOGUE_FILE", "KILL_OPTIONS", "Mutant", "broken_verdict", "load_mutants", "missed", "selection"]
+__all__ = [
+    "CATALOGUE_FILE", "KILL_OPTIONS", "PROFILES", "Mutant", "broken_verdict", "load_mutants", "missed", "selection",
+]  # fmt: skip
 
-CATALOGUE_FILE = Path(__file__).with_name("mutants.yaml")
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "tests" / "mutants" / "mutants.yaml"
 PROFILES = ("quick", "full")
 # How the kill runs are made: one seed, so a run is reproducible; few generated examples, since
 # the written tests do the killing; a wait for events long enough for the bundled server, which
