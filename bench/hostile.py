@@ -1,6 +1,6 @@
 """A generated hostile corpus of over 100,000 requests against the standalone server.
 
-    python bench/hostile.py [--scale 1.0] [--concurrency 16] [--seed 1]
+    python bench/hostile.py [--scale 1.0] [--concurrency 16] [--seed 1] [--only "random byte flips,..."]
 
 Each class of harness/reliability/generated.py (broken forms, deep nesting, huge names and
 values, invalid UTF-8 and NUL, wrong content types, bad auth, bad and card-like
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0: 104,000 requests and 700 slow connections")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", help="comma-separated class names (default: every class)")
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the start; concurrency {args.concurrency}")
     header = f"{'class':<34} {'requests':>8}  {'statuses':<34} {'no answer':>9} {'hangs':>5} {'non-JSON':>8} {'5xx':>4} {'tracebacks':>10} {'echoes':>6}  RSS before -> after"
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             target = Target(url.hostname, url.port, server.key("agent"), secrets)
             began = time.monotonic()
             for index, (name, (make, share)) in enumerate({**CLASSES, **SLOW_CLASSES}.items()):
+                if only is not None and name not in only:
+                    continue
                 count = max(1, round(share * args.scale))
                 slow = name in SLOW_CLASSES
                 rss_before, log_before = server.rss(), server.log_text().count("Traceback")

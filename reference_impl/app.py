@@ -90,11 +90,20 @@ def _credential(header: str | None) -> str | None:
     return "invalid"
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lowercase name; of a repeated header, the first (as Starlette's
+    Headers.get, which this replaces: one dict per request instead of a scan per lookup)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
+
+
+async def _body(request: Request, sent: dict[str, str]) -> bytes:
+    declared = sent.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(f"Request body too large: the limit is {MAX_BODY} bytes.")
-    if not declared and "transfer-encoding" not in request.headers:
+    if not declared and "transfer-encoding" not in sent:
         return b""  # no body follows the head (every GET, most revokes): nothing to wait for
     chunks, size = [], 0
     try:
@@ -111,11 +120,11 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(request: Request, body: bytes) -> dict[str, Any]:
+def _decode(request: Request, sent: dict[str, str], body: bytes) -> dict[str, Any]:
     query = request.scope.get("query_string", b"")
     if request.method != "POST":
         return parse_form(query, "query string")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = sent.get("content-type", "").split(";")[0].strip().lower()
     if body and media not in (_FORM, ""):
         raise ValidationError(
             f"Invalid request: the body must be {_FORM} (got {media or 'no Content-Type'}); "
@@ -131,9 +140,10 @@ async def _inline(function: Callable[..., Outcome], *args: Any, **kwargs: Any) -
 async def _handle(service: Service, request: Request, without: frozenset[str] = frozenset()) -> _Answer:
     headers = {"Request-Id": new_id("req", 14), "Stripe-Version": DEFAULT_API_VERSION}
     try:
-        version = stripe_version(request.headers.get("stripe-version"))
+        sent = _headers(request.scope)
+        version = stripe_version(sent.get("stripe-version"))
         headers["Stripe-Version"] = version
-        if request.scope.get("http_version") == "1.1" and "host" not in request.headers:
+        if request.scope.get("http_version") == "1.1" and "host" not in sent:
             # h11 refuses this itself; httptools does not, and HTTP/1.1 requires a Host (RFC 9112).
             raise ValidationError("Invalid request: an HTTP/1.1 request must carry a Host header.")
         path = request.scope["path"]
@@ -146,13 +156,13 @@ async def _handle(service: Service, request: Request, without: frozenset[str] = 
                 "or we can help at https://support.stripe.com/."
             )
         operation, path_id = matched
-        body = await _body(request)
-        account = service.authenticate(_credential(request.headers.get("authorization")))
-        if "stripe-account" in request.headers:
+        body = await _body(request, sent)
+        account = service.authenticate(_credential(sent.get("authorization")))
+        if "stripe-account" in sent:
             raise InvalidRequest("The reference server has no Connect: the Stripe-Account header is not supported.")
-        key = idempotency_key(request.headers.get("idempotency-key")) if operation.method == "POST" else None
+        key = idempotency_key(sent.get("idempotency-key")) if operation.method == "POST" else None
         try:
-            params = _decode(request, body)
+            params = _decode(request, sent, body)
         except ValidationError:
             if service.env.behaviour.malformed_form_crashes:
                 raise RuntimeError("the form could not be decoded") from None
@@ -195,6 +205,19 @@ class _Dispatch:
         await answer.send(send)
 
 
+class _ReferenceApp(Starlette):
+    """Starlette for the lifespan; every HTTP request goes straight to `_Dispatch`, which answers
+    every error itself, so Starlette's error and routing middleware would only add cost."""
+
+    dispatch: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.dispatch(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def app_for(runtime: Runtime, without: frozenset[str] = frozenset()) -> Starlette:
     """The ASGI app serving `runtime`; its lifespan starts and stops the background work.
     `without`: optional capabilities it answers as unknown paths (reference_impl.capabilities)."""
@@ -207,12 +230,11 @@ def app_for(runtime: Runtime, without: frozenset[str] = frozenset()) -> Starlett
         finally:
             runtime.close()
 
-    # No Starlette routes: the router's default handler takes every request, whatever bytes its
-    # path holds (a Mount's pattern would miss a path with an encoded newline and let Starlette
-    # answer a plain-text 404 of its own).
-    app = Starlette(routes=[], lifespan=lifespan)
-    dispatch: ASGIApp = _Dispatch(lambda: runtime.service, check_without(without))
-    app.router.default = dispatch
+    # No Starlette routes: `_Dispatch` takes every request, whatever bytes its path holds (a
+    # Mount's pattern would miss a path with an encoded newline and let Starlette answer a
+    # plain-text 404 of its own).
+    app = _ReferenceApp(routes=[], lifespan=lifespan)
+    app.dispatch = _Dispatch(lambda: runtime.service, check_without(without))
     app.state.runtime = runtime
     return app
 

@@ -23,6 +23,7 @@ from reference_impl.app import create_app
 from reference_impl.context import DEFAULT_API_VERSION
 from reference_impl.protocol import MAX_HEAD, protocol_for
 from reference_impl.runtime import Runtime
+from reference_impl.tuning import Tuning
 
 __all__ = ["AccountInfo", "RunningServer", "start"]
 
@@ -36,12 +37,15 @@ class AccountInfo:
     target_role: str | None  # "agent", "seller" or "other_seller" in target(); None otherwise
 
 
-def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
+def uvicorn_config(app: Any, tuning: Tuning | None = None, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for `app`; the connection limits come from `tuning`, else from the
+    app's runtime (an app wrapped in middleware has none: then the defaults)."""
     # log_config=None: never reconfigure the host process's logging; no websockets, no access log.
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime | None = getattr(getattr(app, "state", None), "runtime", None)
+    tuning = tuning or (runtime.tuning if runtime is not None else Tuning())
     return uvicorn.Config(
         app,
-        http=protocol_for(runtime.tuning),
+        http=protocol_for(tuning),
         h11_max_incomplete_event_size=MAX_HEAD,
         proxy_headers=False,  # nothing reads the client's address: no X-Forwarded-* to trust
         log_config=None,

@@ -20,6 +20,7 @@ adds what a server facing the open network needs and uvicorn leaves out:
 from __future__ import annotations
 
 import asyncio
+import select
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -119,6 +120,12 @@ class _Hardening:
         """Answer a request the app never saw with a Stripe error, then close (lingering)."""
         if self._lingering or self._real_transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A request before the refused bytes is still with the app: its receive() now says
+            # the client left, and its answer goes nowhere (the connection is half closed).
+            cycle.disconnected = True
+            cycle.message_event.set()
         self._refused = True
         self._real_transport.write(_error_bytes(status, message))
         self.close_connection()
@@ -136,8 +143,21 @@ class _Hardening:
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _unread(self) -> bool:
+        """Whether bytes (or the client's EOF) wait in the kernel, not yet read: uvloop runs due
+        timers before it polls for input, so a starved process can time out a client whose
+        bytes have arrived. Checked only when a timer fires."""
+        sock = self._real_transport.get_extra_info("socket")
+        try:
+            return bool(sock is not None and select.select([sock.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
+        if self._unread():
+            self._arm_head_timer(0.05)  # read first, then judge
+            return
         now = self.loop.time()
         if not self._awaiting_head():
             cycle = self.cycle
@@ -150,8 +170,6 @@ class _Hardening:
             if waited < self.body_timeout:
                 self._arm_head_timer(self.body_timeout - waited)
                 return
-            cycle.disconnected = True  # the app's receive() returns http.disconnect; its answer is dropped
-            cycle.message_event.set()
             self.refuse(408, f"Request timeout: the body did not arrive within {self.body_timeout:g} s of its head.")
             return
         waited = now - self._head_since

@@ -192,8 +192,12 @@ def _audit(server: Process, ledger: Ledger) -> tuple[list[str], list[str], list[
     return lost, over, mismatched
 
 
-def crash_once(workdir: Path, *, workers: int = 4, load_seconds: float = 1.0, wait: float = 30.0) -> CrashReport:
-    """One kill and restart; `workdir` receives the database, target files and server logs."""
+def crash_once(
+    workdir: Path, *, workers: int = 4, load_seconds: float = 1.0, wait: float = 30.0, min_acknowledged: int = 0
+) -> CrashReport:
+    """One kill and restart; `workdir` receives the database, target files and server logs. The
+    kill comes after `load_seconds`, and not before `min_acknowledged` requests were answered
+    (within `wait`), so that a loaded machine still kills a server at work."""
     db, target = workdir / "crash.sqlite", workdir / "target.yaml"
     ledger = Ledger()
     started: list[Process] = []
@@ -214,6 +218,9 @@ def crash_once(workdir: Path, *, workers: int = 4, load_seconds: float = 1.0, wa
             for thread in threads:
                 thread.start()
             time.sleep(load_seconds)
+            deadline = time.monotonic() + wait
+            while ledger.acknowledged < min_acknowledged and time.monotonic() < deadline:
+                time.sleep(0.02)
             first.kill()
             stop.set()
             for thread in threads:

@@ -249,6 +249,10 @@ def corpus(size: int = 1) -> dict[str, Callable[[Context], bytes]]:
             + b"\r\nX-Slow: a"
         ),
         "body shorter than its Content-Length": lambda ctx: _request(ctx, b"POST", iss, body=b"x=1", length=b"100"),
+        "request followed by bytes the parser refuses": lambda ctx: (
+            _request(ctx, b"POST", iss, body=b"x=1").replace(b"Connection: close\r\n", b"")
+            + b"\x00\x01 garbage\r\n\r\n"
+        ),
         # -------------------------------------------------------------- framing
         "huge Content-Length without a body": lambda ctx: _request(ctx, b"POST", iss, length=b"99999999999999"),
         "Content-Length over 1 MiB without a body": lambda ctx: _request(

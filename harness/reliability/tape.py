@@ -64,7 +64,7 @@ def start_taped(
     app = create_app(db=db, **tuning)
     tape = Tape(app)
     sock = bind(host, port)
-    server = uvicorn.Server(uvicorn_config(tape))
+    server = uvicorn.Server(uvicorn_config(tape, app.state.runtime.tuning))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="spt-taped-server", daemon=True)
     running = RunningServer(server, thread, sock, app.state.runtime)
     thread.start()
