@@ -147,19 +147,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:
-    """The --quick profile: for each requirement one test that names it, and no more, so that every
-    requirement is still checked once. Tests that name fewer requirements are chosen first: a test
-    written for a requirement checks it surely, a generated test that names many may not reach it
-    in a few examples. Deterministic, so every xdist worker keeps the same tests."""
+    """The --quick profile: the first test naming each requirement, in collection order, and no
+    more, so that every requirement is still checked once. Deterministic, so every xdist worker
+    keeps the same tests. A requirement its first test does not reach in a few examples is
+    reported UNVERIFIED, not PASSED."""
     covered: set[str] = set()
-    kept: set[int] = set()
-    ranked = sorted(range(len(items)), key=lambda i: (len(set(requirement_ids(items[i])) & selected), i))
-    for index in ranked:
-        ids = set(requirement_ids(items[index])) & selected
+    kept = []
+    for item in items:
+        ids = set(requirement_ids(item)) & selected
         if ids - covered:
-            kept.add(index)
+            kept.append(item)
             covered |= ids
-    return [item for index, item in enumerate(items) if index in kept]
+    return kept
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
