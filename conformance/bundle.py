@@ -341,8 +341,9 @@ def verify(path: Path, *, out: TextIO, err: TextIO, key: Path | None = None, pin
         f"\nVERIFIED ({signer}): hashes, no secrets, report and manifest agree, and the replay gives the reported "
         "verdicts\n"
     )
-    with _opened(path) as root:
-        out.write(certified(_reported(root)) + "\n")
+    with _opened(path) as top:
+        root = _root(top)
+        out.write(certified(_reported(_listed(root, REPORTS["json"]) or root / REPORTS["json"])) + "\n")
     return EXIT_OK
 
 

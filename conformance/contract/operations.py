@@ -267,7 +267,7 @@ def judge(case: Any, exchange: Exchange) -> Iterator[Violation]:
             case.validate_response(response, checks=[function])
             # Held, if it was about this exchange: a rejection check only on negative data, the
             # others only on an answer of the API (a JSON body), not on a page from a proxy.
-            if negative if name == "negative_data_rejection" else answered_json(exchange):
+            if answered_json(exchange) and (negative or name != "negative_data_rejection"):
                 LEDGER.hold(CHECKS[name])
         except FailureGroup as group:
             for failure in group.exceptions:

@@ -171,8 +171,8 @@ def test_cli_run_certifies_the_embedded_reference_server_and_writes_reports(tmp_
     assert done.returncode == 0, done.stdout + done.stderr
     assert "certifying the bundled reference server at http://127.0.0.1:" in done.stdout
     # A selection is a partial run, and the result line says so, with its coverage.
-    assert "Result: PASSED (partial): every applicable MUST requirement holds (exit 0);" in done.stdout
-    assert "applicable MUST verified; selection: " in done.stdout
+    assert "Result: PASSED (partial): " in done.stdout
+    assert "applicable MUST verified;" in done.stdout
     assert "(--only ISS REV), quick profile" in done.stdout
     report = json.loads(reports["json"].read_text(encoding="utf-8"))
     assert report["target"]["reference"] is True
