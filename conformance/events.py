@@ -65,7 +65,7 @@ class EventWatch:
         self.expectations = Expectations()
         self._starved: set[tuple[str, str]] = set()  # (role, event type) a full wait found missing
         self._silent = False  # a full wait ran out and the run has never received any event at all
-        self._fed = False  # some awaited event has arrived in this run
+        self._fed = False  # some event has arrived in this run
         self._whole: EventSource | None = None  # every event of the run, for the final judgement
         self._lock = threading.Lock()
 
@@ -93,14 +93,16 @@ class EventWatch:
             starved = (role, event_type) in self._starved
         return min(self.max_wait, max(self.quiet, 1.0)) if starved else self.max_wait
 
-    def starved(self, role: str, event_type: str, *, fed: bool) -> None:
+    def starved(self, role: str, event_type: str, *, fed: bool, heard: bool) -> None:
+        """Learn from a full wait: `fed` if what it waited for came, `heard` if any event reached
+        any role meanwhile (a server that misroutes one event type is not a silent server)."""
         with self._lock:
+            self._fed = self._fed or fed or heard
             if fed:
-                self._fed, self._silent = True, False
                 self._starved.discard((role, event_type))
             else:
                 self._starved.add((role, event_type))
-                self._silent = not self._fed
+            self._silent = not self._fed
 
     # ------------------------------------------------------------------ the end of the run
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:
@@ -201,7 +203,8 @@ class EventLog:
                     break
                 source.pause(remaining)
         if timeout is None:
-            self.watch.starved(role, event_type, fed=len(found) >= count)
+            heard = any(source.collect(other) for other in self.roles)
+            self.watch.starved(role, event_type, fed=len(found) >= count, heard=heard)
         if requirement is not None and len(found) >= count:
             LEDGER.hold(requirement)
         if len(found) < count and requirement is not None:

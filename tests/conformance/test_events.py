@@ -255,6 +255,18 @@ def test_event_watch_takes_one_look_once_a_full_wait_found_the_server_silent(pus
     assert time.monotonic() - started < 1.0
 
 
+def test_event_watch_keeps_its_patience_for_a_server_that_sends_the_wrong_events(
+    fake: FakeTarget, push_run: Push
+) -> None:
+    log = push_run.log()
+    used = "shared_payment.issued_token.used"
+    # The agent's event went to the seller: the awaited one never comes, but the server is not silent.
+    fake.push("seller", event("evt_1", used, "spt_1"))
+    with pytest.raises(Violation):
+        log.wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
+    assert push_run.watch.patience("seller", "shared_payment.granted_token.deactivated") == push_run.watch.max_wait
+
+
 def test_event_watch_judges_expectations_after_the_final_quiet_period(fake: FakeTarget, push_run: Push) -> None:
     used = "shared_payment.issued_token.used"
     first = push_run.log(test="test_once")
