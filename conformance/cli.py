@@ -21,6 +21,7 @@ from conformance import __version__
 from conformance.catalog import Level
 from conformance.options import CERTIFY, DOCTOR, REPLAY, RUN, add_cli_arguments, from_namespace
 from conformance.spec import SpecError, check_spec, load_spec
+from conformance.target_flags import UsageError, add_target_arguments, target_mapping
 
 __all__ = ["main"]
 
@@ -71,75 +72,12 @@ def _spec_requirements(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# Keys may come from the environment instead of flags, so they stay out of shell history.
-_ENV = {
-    "agent_key": "SPT_AGENT_KEY",
-    "seller_key": "SPT_SELLER_KEY",
-    "seller_profile": "SPT_SELLER_PROFILE",
-    "other_seller_key": "SPT_OTHER_SELLER_KEY",
-    "other_seller_profile": "SPT_OTHER_SELLER_PROFILE",
-    "payment_method": "SPT_PAYMENT_METHOD",
-    "declined_payment_method": "SPT_DECLINED_PAYMENT_METHOD",
-    "stripe_version": "SPT_STRIPE_VERSION",
-}
-
-
-class _UsageError(Exception):
-    pass
-
-
-def _flag_value(args: argparse.Namespace, name: str) -> str | None:
-    value: str | None = getattr(args, name)
-    return value if value else os.environ.get(_ENV[name]) or None
-
-
-def _target_mapping(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The target-file mapping that --base-url and the key flags describe, or None."""
-    given = [f"--{name.replace('_', '-')}" for name in _ENV if getattr(args, name)]
-    given += ["--capability"] if args.capability else []
-    if args.target is not None:
-        if args.base_url or given:
-            flags = ", ".join([*(["--base-url"] if args.base_url else []), *given])
-            raise _UsageError(f"--target and {flags} both describe the target: use the target file, or only flags")
-        return None
-    if not args.base_url:
-        if given:
-            raise _UsageError(f"{', '.join(given)} describe(s) a target, but --base-url is missing")
-        return None
-    values = {name: _flag_value(args, name) for name in _ENV}
-    for name in ("agent_key", "seller_key", "seller_profile"):
-        if not values[name]:
-            flag = f"--{name.replace('_', '-')}"
-            raise _UsageError(f"--base-url needs {flag} (or the environment variable {_ENV[name]})")
-    if bool(values["other_seller_key"]) != bool(values["other_seller_profile"]):
-        raise _UsageError("--other-seller-key and --other-seller-profile go together: give both or neither")
-    agent: dict[str, Any] = {"secret_key": values["agent_key"]}
-    if values["payment_method"]:
-        agent["payment_method"] = values["payment_method"]
-    if values["declined_payment_method"]:
-        agent["declined_payment_method"] = values["declined_payment_method"]
-    mapping: dict[str, Any] = {
-        "base_url": args.base_url,
-        "agent": agent,
-        "seller": {"secret_key": values["seller_key"], "network_business_profile": values["seller_profile"]},
-        "capabilities": dict.fromkeys(args.capability, True),
-    }
-    if values["other_seller_key"]:
-        mapping["other_seller"] = {
-            "secret_key": values["other_seller_key"],
-            "network_business_profile": values["other_seller_profile"],
-        }
-    if values["stripe_version"]:
-        mapping["stripe_version"] = values["stripe_version"]
-    return mapping
-
-
 def _run_request(args: argparse.Namespace, command: str) -> Any:
     from conformance.runner import RunRequest
 
     try:
-        mapping = _target_mapping(args)
-    except _UsageError as exc:
+        mapping = target_mapping(args)
+    except UsageError as exc:
         print(f"spt-conformance {command}: {exc}", file=sys.stderr)
         return None
     return RunRequest(**from_namespace(args, target_file=args.target, target_mapping=mapping))
@@ -219,14 +157,14 @@ def _doctor(args: argparse.Namespace) -> int:
     from conformance.target import TargetError, load_target, target_from_mapping
 
     try:
-        mapping = _target_mapping(args)
+        mapping = target_mapping(args)
         if args.target is not None:
             target = load_target(args.target)
         elif mapping is not None:
             target = target_from_mapping(mapping, "the command line")
         else:
-            raise _UsageError("give the target to check: --target FILE, or --base-url with the key flags")
-    except (_UsageError, TargetError) as exc:
+            raise UsageError("give the target to check: --target FILE, or --base-url with the key flags")
+    except (UsageError, TargetError) as exc:
         print(f"spt-conformance doctor: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"spt-conformance doctor: {target.name} at {shown_url(target.base_url)}")
@@ -256,7 +194,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -> None:
-    _add_target_arguments(
+    add_target_arguments(
         run.add_argument_group("target (default: start the bundled reference server in this process and certify it)")
     )
     if certify:
@@ -270,39 +208,6 @@ def _add_run_arguments(run: argparse.ArgumentParser, *, certify: bool = False) -
     add_cli_arguments(run, CERTIFY if certify else RUN)
 
 
-def _add_target_arguments(where: Any) -> None:
-    from conformance.target import DECLARED_CAPABILITIES
-
-    where.add_argument("--target", type=Path, metavar="FILE", help="target file (YAML, ${VAR} expanded)")
-    where.add_argument("--base-url", metavar="URL", help="the server's base URL, instead of a target file")
-    where.add_argument("--agent-key", metavar="KEY", help="the issuing account's sk_test_ key [$SPT_AGENT_KEY]")
-    where.add_argument("--seller-key", metavar="KEY", help="the seller's sk_test_ key [$SPT_SELLER_KEY]")
-    where.add_argument(
-        "--seller-profile", metavar="ID", help="the seller's network business profile [$SPT_SELLER_PROFILE]"
-    )
-    where.add_argument(
-        "--other-seller-key", metavar="KEY", help="a second seller, for isolation checks [$SPT_OTHER_SELLER_KEY]"
-    )
-    where.add_argument("--other-seller-profile", metavar="ID", help="its profile [$SPT_OTHER_SELLER_PROFILE]")
-    where.add_argument(
-        "--payment-method", metavar="PM", help="the agent's PaymentMethod (default pm_card_visa) [$SPT_PAYMENT_METHOD]"
-    )
-    where.add_argument(
-        "--declined-payment-method",
-        metavar="PM",
-        help="one that declines, e.g. pm_card_chargeDeclined [$SPT_DECLINED_PAYMENT_METHOD]",
-    )
-    where.add_argument(
-        "--capability",
-        action="append",
-        default=[],
-        choices=DECLARED_CAPABILITIES,
-        metavar="NAME",
-        help=f"declare a capability (repeatable; default: detected by probing): {', '.join(DECLARED_CAPABILITIES)}",
-    )
-    where.add_argument("--stripe-version", metavar="V", help="sent as Stripe-Version [$SPT_STRIPE_VERSION]")
-
-
 def _add_doctor_command(commands: Any) -> None:
     doctor = commands.add_parser(
         "doctor",
@@ -313,7 +218,7 @@ def _add_doctor_command(commands: Any) -> None:
         "the server offers. `run` and `certify` run the same checks first. Exit 0: ready; 2: the target file is "
         "wrong; 3: the server or the accounts cannot give a meaningful certification.",
     )
-    _add_target_arguments(doctor.add_argument_group("target"))
+    add_target_arguments(doctor.add_argument_group("target"))
     add_cli_arguments(doctor, DOCTOR)
     doctor.add_argument("--offline", action="store_true", help="check the target file only; send nothing")
     doctor.set_defaults(handler=_doctor)

@@ -8,6 +8,8 @@ SPT-ISS-001, not as a mystery in some unrelated test.
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ from conformance.clock import Clock
 from conformance.target import Target
 from conformance.violation import expect, expect_equal, expect_ok, expect_refused, inconclusive
 
-__all__ = ["GRANTED", "ISSUED", "Scenario", "Token"]
+__all__ = ["GRANTED", "ISSUED", "Scenario", "Token", "unknown_token_id"]
 
 ISSUED = "/v1/shared_payment/issued_tokens"
 GRANTED = "/v1/shared_payment/granted_tokens"
@@ -27,6 +29,11 @@ PAYMENT_METHODS = "/v1/payment_methods"
 REFUNDS = "/v1/refunds"
 # Far enough ahead that no other test's clock advance can expire it.
 DEFAULT_LIFETIME = 30 * 24 * 3600
+
+
+def unknown_token_id() -> str:
+    """A well-formed spt_ id that names no token."""
+    return "spt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The shape of the code: no import cycle between modules of a package.
+"""The shape of the code: no import cycle between modules of a package; small, described modules.
 
 The graph is built from each module's import statements as Python parses them (not from its
 text), including imports inside functions, which run later but still tie the two modules
@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("conformance", "reference_impl", "harness")
+# A module that grows past this holds more than one concept: split it where the concepts part.
+MAX_LINES = 400
 
 
 def _modules(package: str) -> dict[str, Path]:
@@ -113,3 +115,17 @@ def test_package_has_no_import_cycle(package: str) -> None:
     graph = import_graph(package)
     assert len(graph) > 10  # the package was found
     assert cycles(graph) == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_module_is_small_and_says_what_it_is(package: str) -> None:
+    too_long, undescribed = [], []
+    for name, path in _modules(package).items():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_LINES:
+            too_long.append(f"{name} ({text.count(chr(10))} lines)")
+        docstring = ast.get_docstring(ast.parse(text))
+        if not docstring or not docstring.strip():
+            undescribed.append(name)
+    assert too_long == [], f"split these modules (over {MAX_LINES} lines): {too_long}"
+    assert undescribed == [], f"give these modules a docstring that says what they are: {undescribed}"

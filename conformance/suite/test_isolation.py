@@ -10,8 +10,6 @@ worded as for a token that does not exist, 404 for a token named in the path.
 from __future__ import annotations
 
 import re
-import secrets
-import string
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,17 +18,12 @@ import pytest
 
 from conformance.client import Exchange, StripeClient
 from conformance.events import EventLog
-from conformance.scenario import ISSUED, PAYMENT_INTENTS, Scenario, Token
+from conformance.scenario import ISSUED, PAYMENT_INTENTS, Scenario, Token, unknown_token_id
 from conformance.violation import Violation, expect, expect_equal, expect_ok, expect_refused
 
 ISSUED_OBJECT = "shared_payment.issued_token"
 # What a refusal must not carry: the token's limits, usage, payment method or metadata.
 TOKEN_FIELDS = ("usage_limits", "usage_details", "amount_captured", "max_amount", "payment_method_details", "last4")
-
-
-def unknown_token_id() -> str:
-    """A well-formed spt_ id that names no token."""
-    return "spt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
 
 
 def marked_token(spt: Scenario) -> tuple[Token, str]:

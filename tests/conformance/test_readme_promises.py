@@ -10,10 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from conformance.cli import _ENV, _parser
+from conformance.cli import _parser
 from conformance.doctor import Severity, diagnose
 from conformance.doctor.static import PREVIEW_VERSION
 from conformance.target import NEED_WORDING, target_from_mapping
+from conformance.target_flags import ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,7 +32,7 @@ def test_every_example_sends_the_one_advised_stripe_version() -> None:
 
 
 def test_readme_names_every_environment_fallback_of_the_key_flags() -> None:
-    missing = [variable for variable in _ENV.values() if variable not in README]
+    missing = [variable for variable in ENVIRONMENT.values() if variable not in README]
     assert missing == []
 
 
@@ -45,7 +46,7 @@ def test_readme_documents_every_certify_and_verify_option() -> None:
             if option.startswith("--") and option != "--help"
         }
         target_flags = {"--target", "--base-url", "--capability", "--stripe-version"} | {
-            f"--{name.replace('_', '-')}" for name in _ENV
+            f"--{name.replace('_', '-')}" for name in ENVIRONMENT
         }
         undocumented = sorted(o for o in options - target_flags if not re.search(rf"{re.escape(o)}\b", README))
         assert undocumented == [], f"{command}: {undocumented}"
