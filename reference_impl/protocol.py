@@ -192,7 +192,11 @@ class _Hardening:
             return
         self._lingering = True
         self._cancel_head_timer()
-        transport.write_eof()  # after the answer is flushed; the client reads it, then EOF
+        try:
+            transport.write_eof()  # after the answer is flushed; the client reads it, then EOF
+        except OSError:  # the client has already gone: there is no one left to linger for
+            transport.close()
+            return
         transport.resume_reading()
         self.loop.call_later(self.linger, transport.close)
 
