@@ -19,7 +19,7 @@ import pytest
 from conformance.client import Exchange
 from conformance.events import EventLog
 from conformance.scenario import PAYMENT_INTENTS, Scenario, Token
-from conformance.violation import expect, expect_equal, expect_refused
+from conformance.violation import expect, expect_decision, expect_equal, expect_refused
 
 RETRIES_ON_409 = 5
 
@@ -91,6 +91,7 @@ def test_concurrent_equal_payments_exactly_fill_the_cap(spt: Scenario) -> None:
         "SPT-USE-006",
         what="succeeded payments of 100 against a cap of 1000",
         tip="every payment that fits the headroom left must succeed, however they interleave",
+        rests_on="D-10",  # a single-use token lets one succeed, and still keeps the cap
     )
 
 
@@ -114,15 +115,25 @@ def test_concurrent_unequal_payments_never_pass_the_cap(spt: Scenario) -> None:
         "SPT-USE-006",
         received=f"payments of {wrongly} refused with {left} still free",
         expected="every payment that fits the headroom succeeds",
+        rests_on="D-10",
     )
 
 
 @pytest.mark.requirement("SPT-EVT-003")
-@pytest.mark.uses("SPT-USE-006")
+@pytest.mark.uses("SPT-USE-006", "SPT-USE-007")
 def test_concurrent_consumption_deactivates_once(spt: Scenario, events: EventLog) -> None:
     token = spt.issue(max_amount=500)
     won = succeeded(race(spt, token, [100] * 10))
-    expect_equal(len(won), 5, "SPT-USE-006", what="succeeded payments of 100 against a cap of 500")
+    captured = spt.captured(token.id)
+    expect(captured <= 500, "SPT-USE-006", received=f"amount_captured {captured}", expected="at most 500")
+    # Five fill the cap of a multi-use token (D-10); a single-use one is consumed by the first.
+    # Either way the token is used up, and says so once.
+    expect_decision(
+        len(won) == 5,
+        "SPT-USE-007",
+        received=f"{len(won)} of 10 concurrent payments of 100 succeeded against a cap of 500",
+        expected="5: a token stays usable until its cap is reached (D-10)",
+    )
     events.wait_for("agent", "shared_payment.issued_token.deactivated", token.id, requirement="SPT-EVT-003")
     events.expect_count(
         "agent",
