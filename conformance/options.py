@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -38,7 +38,6 @@ __all__ = [
     "RunOptions",
     "add_cli_arguments",
     "add_pytest_options",
-    "cli_flags",
     "declared",
     "from_namespace",
     "from_pytest",
@@ -289,7 +288,7 @@ def add_pytest_options(group: Any) -> None:
             group.addoption(name, **_argument(f, flag))
 
 
-def _value(f: dataclasses.Field[Any], flag: Flag, raw: Any) -> Any:
+def _value(flag: Flag, raw: Any) -> Any:
     if flag.repeat:
         return tuple(raw or ())
     return raw
@@ -298,7 +297,7 @@ def _value(f: dataclasses.Field[Any], flag: Flag, raw: Any) -> Any:
 def from_namespace(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """The options an argparse namespace holds, as keyword arguments of `RunOptions` (or of a
     subclass, with `extra` fields)."""
-    values = {f.name: _value(f, flag, getattr(args, f.name)) for f, flag in declared() if hasattr(args, f.name)}
+    values = {f.name: _value(flag, getattr(args, f.name)) for f, flag in declared() if hasattr(args, f.name)}
     return {**values, **extra}
 
 
@@ -309,7 +308,7 @@ def from_pytest(config: Any) -> RunOptions:
         name = _pytest_name(f.name, flag)
         if name is None:
             continue
-        values[f.name] = _value(f, flag, config.getoption(name))
+        values[f.name] = _value(flag, config.getoption(name))
     return resolved(RunOptions(**values))
 
 
@@ -373,8 +372,3 @@ def problems(options: RunOptions, catalogue: Catalogue, *, prefix: str = "--") -
         if problem:
             found.append(problem)
     return found
-
-
-def cli_flags(command: str) -> Sequence[str]:
-    """The long flags `command` offers, for tests and documentation."""
-    return [_cli_name(f.name) for f, flag in declared() if command in flag.commands]
