@@ -72,6 +72,9 @@ def _error(err: DomainError, headers: dict[str, str]) -> _Answer:
     for field in ("message", "param"):
         if isinstance(error.get(field), str):
             error[field] = cards.redact(error[field])
+    if isinstance(err, PayloadTooLarge):
+        # Its body was not read, and may be endless: close once the client has the answer.
+        headers = {**headers, "Connection": "close"}
     return _json(dumps(body), err.status, headers)
 
 

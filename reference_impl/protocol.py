@@ -131,7 +131,10 @@ class _Hardening:
         self.close_connection()
 
     def _awaiting_head(self) -> bool:
-        return self.cycle is None or bool(self.cycle.response_complete)
+        # An answer given before its request's body was read (a 413, an early refusal) leaves the
+        # rest of that body to come: those bytes are the HTTP layer's to discard, not a next head.
+        cycle = self.cycle
+        return cycle is None or bool(cycle.response_complete and not cycle.more_body)
 
     def _arm_head_timer(self, delay: float | None = None) -> None:
         self._cancel_head_timer()
@@ -169,6 +172,9 @@ class _Hardening:
             waited = now - self._body_since
             if waited < self.body_timeout:
                 self._arm_head_timer(self.body_timeout - waited)
+                return
+            if cycle.response_complete:
+                self.close_connection()  # answered already; the rest of its body is not worth a wait
                 return
             self.refuse(408, f"Request timeout: the body did not arrive within {self.body_timeout:g} s of its head.")
             return

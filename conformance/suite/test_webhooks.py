@@ -69,10 +69,15 @@ def await_delivery(
     event_type: str,
     *,
     accepted: bool,
-    timeout: float,
+    events: EventLog,
     requirement: str,
 ) -> list[Delivery]:
-    """Wait until `endpoint` got (and, if `accepted`, took) an event of `event_type` about `object_id`."""
+    """Wait until `endpoint` got (and, if `accepted`, took) an event of `event_type` about `object_id`.
+
+    As long as the run's patience for that event to the agent (`EventWatch.patience`): a server
+    that has delivered nothing in the run gets one look, not a full wait per test."""
+    watch = events.watch
+    timeout = watch.patience("agent", event_type)
 
     def arrived(_: list[Delivery]) -> bool:
         return any(
@@ -80,7 +85,9 @@ def await_delivery(
             for d in about(receiver, endpoint, object_id)
         )
 
-    if not receiver.wait(arrived, timeout):
+    came = receiver.wait(arrived, timeout)
+    watch.starved("agent", event_type, fed=came, heard=bool(receiver.deliveries()))
+    if not came:
         seen = [(d.event or {}).get("type") for d in about(receiver, endpoint, object_id)]
         raise Violation(
             requirement,
@@ -110,7 +117,7 @@ def listed_endpoint_ids(client: StripeClient) -> tuple[set[str], list[Mapping[st
 @pytest.mark.requirement("SPT-EVT-009")
 @pytest.mark.uses("SPT-EVT-011", "SPT-REV-001", "SPT-USE-001")
 def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
-    spt: Scenario, webhook_receiver: DeliveryLog, max_wait: float
+    spt: Scenario, webhook_receiver: DeliveryLog, events: EventLog
 ) -> None:
     with own_endpoint(spt.agent, webhook_receiver, ["*"], requirement="SPT-EVT-009") as endpoint:
         token = spt.issue()
@@ -122,7 +129,7 @@ def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
             token.id,
             DEACTIVATED_ISSUED,
             accepted=True,
-            timeout=max_wait,
+            events=events,
             requirement="SPT-EVT-011",
         )
     # Every delivery this process received is judged, its own endpoint's and the shared ones'.
@@ -151,7 +158,7 @@ def test_webhook_every_delivery_is_signed_with_the_endpoint_secret(
 @pytest.mark.requirement("SPT-EVT-010")
 @pytest.mark.uses("SPT-EVT-003", "SPT-EVT-011", "SPT-REV-001")
 def test_webhook_endpoint_secret_listing_and_deletion(
-    spt: Scenario, webhook_receiver: DeliveryLog, events: EventLog, max_wait: float
+    spt: Scenario, webhook_receiver: DeliveryLog, events: EventLog
 ) -> None:
     endpoint = create_endpoint(spt.agent, webhook_receiver, enabled_events=["*"], requirement="SPT-EVT-010")
     try:
@@ -179,7 +186,7 @@ def test_webhook_endpoint_secret_listing_and_deletion(
             before.id,
             DEACTIVATED_ISSUED,
             accepted=True,
-            timeout=max_wait,
+            events=events,
             requirement="SPT-EVT-011",
         )
     finally:
@@ -222,7 +229,7 @@ def test_webhook_endpoint_secret_listing_and_deletion(
 @pytest.mark.requirement("SPT-EVT-011")
 @pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_webhook_endpoint_receives_exactly_its_enabled_events(
-    spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog, max_wait: float
+    spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog
 ) -> None:
     receiver = webhook_endpoints.receiver
     narrow = lasting_endpoint(spt.agent, webhook_endpoints, [DEACTIVATED_ISSUED], requirement="SPT-EVT-011")
@@ -231,9 +238,9 @@ def test_webhook_endpoint_receives_exactly_its_enabled_events(
     paid(spt, token, 300)
     revoked(spt, token)
     for event_type in (USED_ISSUED, DEACTIVATED_ISSUED):
-        await_delivery(receiver, wide, token.id, event_type, accepted=True, timeout=max_wait, requirement="SPT-EVT-011")
+        await_delivery(receiver, wide, token.id, event_type, accepted=True, events=events, requirement="SPT-EVT-011")
     await_delivery(
-        receiver, narrow, token.id, DEACTIVATED_ISSUED, accepted=True, timeout=max_wait, requirement="SPT-EVT-011"
+        receiver, narrow, token.id, DEACTIVATED_ISSUED, accepted=True, events=events, requirement="SPT-EVT-011"
     )
 
     def only_enabled_types() -> Violation | None:
@@ -254,7 +261,7 @@ def test_webhook_endpoint_receives_exactly_its_enabled_events(
 @pytest.mark.requirement("SPT-EVT-014")
 @pytest.mark.uses("SPT-REV-001")
 def test_webhook_failed_delivery_is_retried_until_accepted(
-    spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog, max_wait: float
+    spt: Scenario, webhook_endpoints: WebhookEndpoints, events: EventLog
 ) -> None:
     receiver = webhook_endpoints.receiver
     endpoint = lasting_endpoint(
@@ -263,7 +270,7 @@ def test_webhook_failed_delivery_is_retried_until_accepted(
     token = spt.issue()
     revoked(spt, token)
     await_delivery(
-        receiver, endpoint, token.id, DEACTIVATED_ISSUED, accepted=True, timeout=max_wait, requirement="SPT-EVT-014"
+        receiver, endpoint, token.id, DEACTIVATED_ISSUED, accepted=True, events=events, requirement="SPT-EVT-014"
     )
     receiver.configure(endpoint.name, fail_first=0)  # the rest of the run's events are taken at once
     tries = about(receiver, endpoint, token.id)

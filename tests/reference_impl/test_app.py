@@ -133,6 +133,23 @@ def test_oversized_body_is_413_stripe_error(world: World) -> None:
     assert response.headers["Request-Id"].startswith("req_")
 
 
+def test_oversized_body_answer_closes_the_connection_and_the_next_request_is_served(world: World) -> None:
+    response = world.agent.http.post(_ISSUE, content=b"a=" + b"x" * (1024 * 1024 + 10))
+    assert response.status_code == 413
+    assert response.headers["Connection"] == "close"  # its body was never read
+    assert world.agent.http.get("/v1/test_helpers/shared_payment/clock").status_code == 200
+
+
+def test_body_left_unread_by_an_early_refusal_is_not_taken_for_the_next_head(world: World) -> None:
+    # An unknown path is refused before its body is read; the half MiB still arriving on the same
+    # keep-alive connection after the answer is that body, not a request head over the 16 KiB limit.
+    refused = world.agent.http.post("/v1/no_such_resource", content=b"a=" + b"x" * 512 * 1024)
+    assert refused.status_code == 404
+    for _ in range(2):
+        following = world.agent.http.get("/v1/test_helpers/shared_payment/clock")
+        assert following.status_code == 200, following.text
+
+
 def test_unknown_parameter_is_refused_with_its_name(world: World) -> None:
     response = world.agent.http.post(_ISSUE, data={**_issue_form(world), "usage_limits[foo]": "1"})
     assert response.status_code == 400
