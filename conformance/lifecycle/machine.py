@@ -233,6 +233,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         chosen = next(((b, s) for b, s in steps if response_violation(s, exchange) is None), None)
         if chosen is None:
+            # The model's tokens are multi-use (D-10): on a single-use server it cannot go on.
+            self.world.scenario.unless_single_use(token.id, exchange, move.name)
             problem = response_violation(steps[0][1], exchange)
             assert problem is not None
             raise problem

@@ -35,11 +35,16 @@ REASONS = ("revoked", "consumed", pytest.param("expired", marks=pytest.mark.smok
 # ------------------------------------------------------------------ set-up vocabulary
 def paid(spt: Scenario, token: Token, amount: int) -> dict[str, Any]:
     """A payment the test relies on; its failure is SPT-USE-001's."""
-    return expect_ok(spt.pay(token.id, amount), "SPT-USE-001", object_type="payment_intent")
+    exchange = spt.pay(token.id, amount)
+    spt.unless_single_use(token.id, exchange, f"a payment of {amount}")
+    return expect_ok(exchange, "SPT-USE-001", object_type="payment_intent")
 
 
 def revoked(spt: Scenario, token: Token) -> None:
-    expect_ok(spt.revoke(token.id), "SPT-REV-001", object_type=ISSUED_OBJECT)
+    """A revocation the test relies on; its failure is SPT-REV-001's."""
+    exchange = spt.revoke(token.id)
+    spt.unless_single_use(token.id, exchange, "the revocation")
+    expect_ok(exchange, "SPT-REV-001", object_type=ISSUED_OBJECT)
 
 
 def deactivated(spt: Scenario, reason: str) -> Token:
