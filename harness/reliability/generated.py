@@ -222,12 +222,33 @@ SLOW_CLASSES: dict[str, tuple[Make, int]] = {  # answered only after the server'
 }
 
 
+def split_answers(raw: bytes) -> list[bytes]:
+    """The answers in what a connection returned: a request followed by bytes that make another
+    (a flipped byte can end a body early) is answered twice, each answer framed by its length."""
+    answers = []
+    while raw:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+        if not sep or length is None or int(length.group(1)) >= len(rest):
+            answers.append(raw)
+            break
+        size = int(length.group(1))
+        answers.append(head + sep + rest[:size])
+        raw = rest[size:]
+    return answers
+
+
 def _judge(tally: Tally, target: Target, raw: bytes, expect_silence: bool) -> None:
-    head, _, body = raw.partition(b"\r\n\r\n")
     if not raw:
         if not expect_silence:
             tally.no_answer += 1
         return
+    for answer in split_answers(raw):
+        _judge_one(tally, target, answer)
+
+
+def _judge_one(tally: Tally, target: Target, raw: bytes) -> None:
+    head, _, body = raw.partition(b"\r\n\r\n")
     try:
         status = int(head[9:12])
     except ValueError:

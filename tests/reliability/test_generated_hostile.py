@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.reliability.generated import CLASSES, SLOW_CLASSES, Target, run
+from harness.reliability.generated import CLASSES, SLOW_CLASSES, Target, run, split_answers
 from reference_impl import RunningServer, start
 
 
@@ -34,3 +34,13 @@ def test_generated_hostile_class_has_no_anomaly(
     assert tally.requests == 12
     assert tally.anomalies == 0, (tally, tally.examples)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_two_answers_on_one_connection_are_judged_one_by_one() -> None:
+    # A request whose flipped byte ends its body early is answered, then the bytes left over are
+    # refused as a request of their own: two JSON answers, neither of them an anomaly.
+    first = b'HTTP/1.1 401 Unauthorized\r\ncontent-length: 11\r\n\r\n{"error":1}'
+    second = b'HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{"error":2}'
+    assert split_answers(first + second) == [first, second]
+    assert split_answers(first) == [first]
+    assert split_answers(b"HTTP/1.1 200 OK\r\n\r\nno length") == [b"HTTP/1.1 200 OK\r\n\r\nno length"]
