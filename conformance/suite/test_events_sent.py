@@ -26,77 +26,64 @@ from conformance.violation import expect_refused
 
 
 # ------------------------------------------------------------------ used events
-@pytest.mark.requirement("SPT-EVT-001")
-@pytest.mark.uses("SPT-USE-001")
-def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: EventLog) -> None:
+def each_payment_announced_once(spt: Scenario, events: EventLog, role: str, event_type: str, requirement: str) -> None:
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
     paid(spt, token, 200)
-    events.wait_for("agent", USED_ISSUED, token.id, count=2, requirement="SPT-EVT-001")
+    events.wait_for(role, event_type, token.id, count=2, requirement=requirement)
     events.expect_count(
-        "agent",
+        role,
         token.id,
-        USED_ISSUED,
+        event_type,
         2,
-        "SPT-EVT-001",
+        requirement,
         what="after two payments",
         tip="send one per succeeded payment, never more",
     )
+
+
+@pytest.mark.requirement("SPT-EVT-001")
+@pytest.mark.uses("SPT-USE-001")
+def test_used_event_each_payment_sends_one_to_the_agent(spt: Scenario, events: EventLog) -> None:
+    each_payment_announced_once(spt, events, "agent", USED_ISSUED, "SPT-EVT-001")
 
 
 @pytest.mark.requirement("SPT-EVT-002")
 @pytest.mark.uses("SPT-USE-001")
 def test_used_event_each_payment_sends_one_to_the_seller(spt: Scenario, events: EventLog) -> None:
-    token = spt.issue(max_amount=1000)
-    paid(spt, token, 300)
-    paid(spt, token, 200)
-    events.wait_for("seller", USED_GRANTED, token.id, count=2, requirement="SPT-EVT-002")
-    events.expect_count(
-        "seller",
-        token.id,
-        USED_GRANTED,
-        2,
-        "SPT-EVT-002",
-        what="after two payments",
-        tip="send one per succeeded payment, never more",
-    )
+    each_payment_announced_once(spt, events, "seller", USED_GRANTED, "SPT-EVT-002")
 
 
 # ------------------------------------------------------------------ deactivated events
+def deactivation_announced_once(
+    spt: Scenario, events: EventLog, reason: str, role: str, event_type: str, requirement: str
+) -> None:
+    token = deactivated(spt, reason)
+    events.wait_for(role, event_type, token.id, requirement=requirement)
+    spt.revoke(token.id)  # refused on a dead token; it must not deactivate it again
+    events.expect_count(
+        role,
+        token.id,
+        event_type,
+        1,
+        requirement,
+        what=f"a token {reason}, then revoked again",
+        tip="a token is deactivated once, so it is announced once",
+    )
+
+
 @pytest.mark.requirement("SPT-EVT-003")
 @pytest.mark.parametrize("reason", REASONS)
 @pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_deactivated_event_every_reason_sends_one_to_the_agent(spt: Scenario, events: EventLog, reason: str) -> None:
-    token = deactivated(spt, reason)
-    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
-    spt.revoke(token.id)  # refused on a dead token; it must not deactivate it again
-    events.expect_count(
-        "agent",
-        token.id,
-        DEACTIVATED_ISSUED,
-        1,
-        "SPT-EVT-003",
-        what=f"a token {reason}, then revoked again",
-        tip="a token is deactivated once, so it is announced once",
-    )
+    deactivation_announced_once(spt, events, reason, "agent", DEACTIVATED_ISSUED, "SPT-EVT-003")
 
 
 @pytest.mark.requirement("SPT-EVT-004")
 @pytest.mark.parametrize("reason", REASONS)
 @pytest.mark.uses("SPT-REV-001", "SPT-USE-001")
 def test_deactivated_event_every_reason_sends_one_to_the_seller(spt: Scenario, events: EventLog, reason: str) -> None:
-    token = deactivated(spt, reason)
-    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
-    spt.revoke(token.id)
-    events.expect_count(
-        "seller",
-        token.id,
-        DEACTIVATED_GRANTED,
-        1,
-        "SPT-EVT-004",
-        what=f"a token {reason}, then revoked again",
-        tip="a token is deactivated once, so it is announced once",
-    )
+    deactivation_announced_once(spt, events, reason, "seller", DEACTIVATED_GRANTED, "SPT-EVT-004")
 
 
 # ------------------------------------------------------------------ no use, no used event
