@@ -26,6 +26,7 @@ ISSUED = "/v1/shared_payment/issued_tokens"
 GRANTED = "/v1/shared_payment/granted_tokens"
 PAYMENT_METHODS = "/v1/payment_methods"
 _LIFETIME = 3600  # seconds: the probe token expires on its own if its revoke is lost
+CLOCK = "/v1/test_helpers/shared_payment/clock"
 
 
 def _problem(exchange: Exchange) -> str:
@@ -63,11 +64,19 @@ class _Probe:
                 return False
         return True
 
+    def now(self) -> int:
+        """The target's now: its test clock where it has one (runs before this one may have moved
+        it hours ahead of the wall clock), else the local clock."""
+        exchange = self.clients["agent"].get(CLOCK)
+        body = exchange.body if exchange.status == 200 and isinstance(exchange.body, dict) else {}
+        now = body.get("now")
+        return now if isinstance(now, int) and not isinstance(now, bool) else int(time.time())
+
     def issue(self, seller: Account) -> str | None:
         params = {
             "payment_method": self.target.agent.payment_method,
             "seller_details": {"network_business_profile": seller.network_business_profile},
-            "usage_limits": {"currency": "usd", "max_amount": 100, "expires_at": int(time.time()) + _LIFETIME},
+            "usage_limits": {"currency": "usd", "max_amount": 100, "expires_at": self.now() + _LIFETIME},
         }
         exchange = self.clients["agent"].post(ISSUED, params)
         body = exchange.body if isinstance(exchange.body, dict) else {}

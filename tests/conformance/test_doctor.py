@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -81,6 +82,24 @@ def test_doctor_correct_reference_server_is_ready(
     assert "READY" in out
     assert "STOP" not in out
     assert "exists and belongs to the seller account" in out
+
+
+def test_doctor_server_whose_test_clock_runs_ahead_is_ready(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Earlier runs against one `serve` leave its test clock hours ahead of the wall clock: the
+    probe token must expire in the target's future, not in the wall clock's."""
+    with start() as ahead:
+        agent_key = ahead.target()["agent"]["secret_key"]
+        httpx.post(
+            f"{ahead.base_url}/v1/test_helpers/shared_payment/clock/advance",
+            data={"seconds": 3 * 86400},
+            headers={"Authorization": f"Bearer {agent_key}"},
+        ).raise_for_status()
+        data = ahead.target()
+        data["capabilities"] = "auto"
+        assert main(["doctor", "--target", str(write(tmp_path, data))]) == 0
+    out = capsys.readouterr().out
+    assert "READY" in out
+    assert "STOP" not in out
 
 
 @pytest.mark.parametrize("command", ["doctor", "run"])
