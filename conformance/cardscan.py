@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.scrub import CVC_FIELD, find_card_numbers
+from conformance.scrub import CVC_FIELD, DIGIT_RUN, find_card_numbers
 
 __all__ = ["CardFinding", "card_like", "find_card_data"]
 
 # Field names that hold identifiers, whatever their digits look like.
+CVC_HINT = re.compile("cvc", re.IGNORECASE)
 _ID_FIELDS = frozenset({"id", "fingerprint", "network_transaction_id", "reference", "idempotency_key", "url"})
 
 
@@ -81,6 +82,8 @@ def _numbers_in(text: str) -> Iterator[CardFinding]:
 
 def find_card_data(text: str) -> list[CardFinding]:
     """Card numbers (in values of a JSON body, or anywhere in other text) and `cvc` values."""
+    if not DIGIT_RUN.search(text) and "\\" not in text and not CVC_HINT.search(text):
+        return []  # most answers: no digit run, and no JSON escape that could hide one (\n4242…)
     try:
         document = json.loads(text)
     except ValueError:

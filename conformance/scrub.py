@@ -19,7 +19,7 @@ SECRET = re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{8,}|\bwhsec_[A-Za-z0
 # A run of 13 to 19 digits, optionally grouped by single spaces or dashes as people write them,
 # standing on its own: digits inside a longer alphanumeric or dashed token (an id, a UUID's last
 # groups) are not a card number someone wrote down.
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z-])(?:[0-9][ -]?){12,18}[0-9](?![0-9A-Za-z-])")
+DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z-])(?:[0-9][ -]?){12,18}[0-9](?![0-9A-Za-z-])")
 # A JSON or form field that carries a CVC, whatever its value.
 CVC_FIELD = re.compile(r"""(["']?\bcvc["']?\s*[:=]\s*["']?)([0-9]{3,4})\b""", re.IGNORECASE)
 
@@ -45,7 +45,7 @@ class Finding:
 
 
 def _card_numbers(text: str) -> Iterator[tuple[int, int]]:
-    for match in _DIGIT_RUN.finditer(text):
+    for match in DIGIT_RUN.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             yield match.start(), match.end()

@@ -15,7 +15,7 @@ __all__ = ["Tuning"]
 class Tuning:
     sweep_interval: float = 0.5  # seconds between expiry sweeps: expiry is noticed within ~1 s
     webhook_timeout: float = 5.0  # a delivery not answered in time has failed (D-32)
-    webhook_backoff: float = 0.5  # first retry delay; doubles per attempt, with jitter
+    webhook_backoff: float = 0.2  # first retry delay; doubles per attempt, with jitter (a test server: quick)
     webhook_backoff_cap: float = 60.0
     webhook_give_up: float = 24 * 3600.0  # stop retrying a delivery this long after its first attempt
     webhook_concurrency: int = 4  # endpoints delivered to in parallel (each endpoint in order)

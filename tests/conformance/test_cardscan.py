@@ -58,6 +58,9 @@ def _body(**card: object) -> str:
         json.dumps({"metadata": {"note": f"paid with {VISA}"}}),
         json.dumps({"amounts": [int(VISA)]}),
         f"<html>card {VISA}</html>",
+        # Behind JSON escapes the raw text shows no digit run; the decoded value does.
+        json.dumps({"note": f"card:\n{VISA}"}),
+        '{"note": "card ' + "".join(f"\\u{ord(c):04x}" for c in VISA) + '"}',  # \u0034\u0032…
     ],
 )
 def test_find_card_data_a_card_number_written_as_a_value_is_found(text: str) -> None:
