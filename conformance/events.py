@@ -6,6 +6,11 @@ cannot be answered without waiting for quiet, so the test registers them as expe
 (`expect_count`, `expect_none`, `expect`) and goes on; the run's `EventWatch` judges them all
 after one final quiet period and reports each verdict for the test and requirement that made it.
 
+A test that only needs an event to have come, not to read it before going on, says so with
+`expect_arrival`: the run waits for all such events together at its end, each up to its patience
+counted from when the test asked, so a slow server's delivery delay is paid once per run rather
+than once per test.
+
 A missing event is waited for once per run: after a wait for an event type to a role has run
 its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
 arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import pytest
 
@@ -30,9 +36,20 @@ from conformance.session import RunState
 from conformance.violation import LEDGER, Violation
 from conformance.waiting import EVENTS, Timeline, waiting
 
-__all__ = ["EventLog", "EventWatch"]
+__all__ = ["Arrival", "EventLog", "EventWatch"]
 
 Report = Callable[[Expectation, "Violation | None"], None]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Events a test expects to reach a role, awaited at the end of the run until `due`."""
+
+    role: str
+    event_type: str
+    object_id: str
+    count: int
+    due: float  # on the watch's timeline: when the test asked, plus the patience it had then
 
 
 class EventWatch:
@@ -63,7 +80,8 @@ class EventWatch:
             self.quiet = 0.0  # a replay's receiver holds every delivery the recording got
         self.poll_interval = 0.05 if embedded else 1.0
         self.expectations = Expectations()
-        self._starved: set[tuple[str, str]] = set()  # (role, event type) a full wait found missing
+        self._starved: dict[tuple[str, str], float] = {}  # (role, event type) a full wait found missing: since when
+        self._arrivals: list[Arrival] = []  # awaited at the end of the run
         self._silent = False  # a full wait ran out and the run has never received any event at all
         self._fed = False  # some event has arrived in this run
         self._whole: EventSource | None = None  # every event of the run, for the final judgement
@@ -99,33 +117,78 @@ class EventWatch:
         with self._lock:
             self._fed = self._fed or fed or heard
             if fed:
-                self._starved.discard((role, event_type))
+                self._starved.pop((role, event_type), None)
             else:
-                self._starved.add((role, event_type))
+                self._starved.setdefault((role, event_type), self.timeline.now())
             self._silent = not self._fed
 
     # ------------------------------------------------------------------ the end of the run
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:
         """Every event about `object_id` that reached `role` during the run, first seen first."""
+        found = [e for e in self._everything().collect(role) if e.object_id == object_id]
+        return sorted(found, key=lambda e: e.observed_at)
+
+    def _everything(self) -> EventSource:
+        """The reader of every event of the run (made at the end, reading from the start)."""
         with self._lock:
             if self._whole is None:
                 self._whole = self.source()
                 assert self._whole is not None
                 clients = {a.role: self.run.client(a, Journal()) for a in self.run.target.accounts}
                 self._whole.start(clients, from_start=True)
-            whole = self._whole
-        found = [e for e in whole.collect(role) if e.object_id == object_id]
-        return sorted(found, key=lambda e: e.observed_at)
+            return self._whole
+
+    def await_arrival(self, arrival: Arrival) -> None:
+        with self._lock:
+            self._arrivals.append(arrival)
 
     def close(self, report: Report) -> int:
-        """After one quiet period, judge every expectation and `report` each verdict; say how many."""
+        """Once the awaited events are in (or overdue) and after one quiet period, judge every
+        expectation and `report` each verdict; say how many."""
         if not len(self.expectations):
             return 0
+        self._await_arrivals()
         self._final_quiet()
         results = self.expectations.judge()
         for expectation, violation in results:
             report(expectation, violation)
         return len(results)
+
+    def _await_arrivals(self) -> None:
+        """Wait for every awaited event still missing, each until it is due. A kind of event found
+        missing (its due time passed in vain) cuts the wait for the rest of its kind to a quiet
+        period, and a server that has sent nothing at all to nothing, as for a test's own wait."""
+        with self._lock:
+            pending, self._arrivals = self._arrivals, []
+        while pending:
+            now = self.timeline.now()
+            missing = []
+            for arrival in pending:
+                came = sum(e.type == arrival.event_type for e in self.about(arrival.role, arrival.object_id))
+                if came >= arrival.count:
+                    self.starved(arrival.role, arrival.event_type, fed=True, heard=True)
+                elif now >= self._due(arrival, now):
+                    heard = any(self._everything().collect(a.role) for a in self.run.target.accounts)
+                    self.starved(arrival.role, arrival.event_type, fed=False, heard=heard)
+                else:
+                    missing.append(arrival)
+            pending = missing
+            if not pending or self.timeline.virtual:
+                return  # a replay holds every event the recording got: nothing more will come
+            left = min(self._due(a, now) for a in pending) - now
+            first = pending[0]
+            more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
+            with waiting(EVENTS, f"waiting up to {left:.0f} s for {first.event_type} to the {first.role}{more}"):
+                self._everything().pause(min(left, 0.5))
+
+    def _due(self, arrival: Arrival, now: float) -> float:
+        """When to stop waiting for `arrival`: its own due time, or sooner once its kind (or every
+        event) is known not to come."""
+        with self._lock:
+            if self._silent:
+                return now
+            since = self._starved.get((arrival.role, arrival.event_type))
+        return arrival.due if since is None else min(arrival.due, since + max(self.quiet, 1.0))
 
     def _final_quiet(self) -> None:
         """Wait until nothing new has arrived for a quiet period (at most --spt-max-wait)."""
@@ -231,6 +294,29 @@ class EventLog:
         return self.watch.about(role, object_id)
 
     # ------------------------------------------------------------------ expecting
+    def expect_arrival(self, role: str, event_type: str, object_id: str, requirement: str, *, count: int = 1) -> None:
+        """`count` events of `event_type` about `object_id` must reach `role`. The test goes on at
+        once; the run waits for them at its end, up to the patience this wait has now, and judges
+        them for this test. For a test that does not read the events: one that does, `wait_for`."""
+        self._require_source()
+        limit = self.watch.patience(role, event_type)
+        self.watch.await_arrival(Arrival(role, event_type, object_id, count, self.watch.timeline.now() + limit))
+
+        def judge() -> Violation | None:
+            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
+            if len(got) >= count:
+                return None
+            return Violation(
+                requirement,
+                received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "
+                f"within {limit:g} s of the test's request (or before the run ended)",
+                expected=f"at least {count}",
+                tip="events are matched by data.object.id; check that the event is recorded for this account "
+                "and that its data.object is the token",
+            )
+
+        self.expect(requirement, judge, about=f"{event_type} about {object_id} to the {role}")
+
     def expect(self, requirement: str, judge: Judgement, *, about: str = "") -> None:
         """Judge `judge()` (a Violation, or None) after the run's final quiet period, for this test."""
         self._require_source()

@@ -134,7 +134,7 @@ def test_concurrent_consumption_deactivates_once(spt: Scenario, events: EventLog
         received=f"{len(won)} of 10 concurrent payments of 100 succeeded against a cap of 500",
         expected="5: a token stays usable until its cap is reached (D-10)",
     )
-    events.wait_for("agent", "shared_payment.issued_token.deactivated", token.id, requirement="SPT-EVT-003")
+    events.expect_arrival("agent", "shared_payment.issued_token.deactivated", token.id, "SPT-EVT-003")
     events.expect_count(
         "agent",
         token.id,

@@ -1,9 +1,10 @@
 """Events that must come, once each: used and deactivated (SPT-EVT-001..004, -015), and expiry's (SPT-EXP-004).
 
 Each party hears about its own view of a token: the agent gets shared_payment.issued_token.*,
-the seller shared_payment.granted_token.*. A test waits only for what must arrive (each wait
-returns the moment it has); "exactly once" and "none" are expectations the run judges after its
-final quiet period, reported for the test that made them.
+the seller shared_payment.granted_token.*. No test here reads the events it causes, so none
+waits: what must arrive, "exactly once" and "none" are expectations the run judges at its end
+(waiting for the events still missing, then one quiet period), reported for the test that made
+them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def each_payment_announced_once(spt: Scenario, events: EventLog, role: str, even
     token = spt.issue(max_amount=1000)
     paid(spt, token, 300)
     paid(spt, token, 200)
-    events.wait_for(role, event_type, token.id, count=2, requirement=requirement)
+    events.expect_arrival(role, event_type, token.id, requirement, count=2)
     events.expect_count(
         role,
         token.id,
@@ -59,7 +60,7 @@ def deactivation_announced_once(
     spt: Scenario, events: EventLog, reason: str, role: str, event_type: str, requirement: str
 ) -> None:
     token = deactivated(spt, reason)
-    events.wait_for(role, event_type, token.id, requirement=requirement)
+    events.expect_arrival(role, event_type, token.id, requirement)
     spt.revoke(token.id)  # refused on a dead token; it must not deactivate it again
     events.expect_count(
         role,
@@ -95,8 +96,8 @@ def test_used_event_refused_payments_send_none(spt: Scenario, events: EventLog) 
     expect_refused(spt.pay(token.id, 100, currency="eur"), "SPT-USE-008")
     revoked(spt, token)
     expect_refused(spt.pay(token.id, 100), "SPT-REV-003")
-    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
-    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
+    events.expect_arrival("agent", DEACTIVATED_ISSUED, token.id, "SPT-EVT-003")
+    events.expect_arrival("seller", DEACTIVATED_GRANTED, token.id, "SPT-EVT-004")
     for role in ("agent", "seller"):
         events.expect_none(
             role,
@@ -114,8 +115,8 @@ def test_used_event_declined_payment_sends_none(spt: Scenario, events: EventLog)
     token = spt.issue_declining(max_amount=1000)
     expect_refused(spt.pay(token.id, 100), "SPT-USE-011")
     revoked(spt, token)
-    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EVT-003")
-    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EVT-004")
+    events.expect_arrival("agent", DEACTIVATED_ISSUED, token.id, "SPT-EVT-003")
+    events.expect_arrival("seller", DEACTIVATED_GRANTED, token.id, "SPT-EVT-004")
     for role in ("agent", "seller"):
         events.expect_none(
             role,
@@ -134,5 +135,5 @@ def test_expiry_events_are_sent_without_a_call_on_the_token(spt: Scenario, event
     assert token.expires_at is not None
     spt.clock.pass_beyond(token.expires_at)
     # No retrieve, no payment: only the server's own bookkeeping may notice.
-    events.wait_for("agent", DEACTIVATED_ISSUED, token.id, requirement="SPT-EXP-004")
-    events.wait_for("seller", DEACTIVATED_GRANTED, token.id, requirement="SPT-EXP-004")
+    events.expect_arrival("agent", DEACTIVATED_ISSUED, token.id, "SPT-EXP-004")
+    events.expect_arrival("seller", DEACTIVATED_GRANTED, token.id, "SPT-EXP-004")

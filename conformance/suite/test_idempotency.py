@@ -92,7 +92,7 @@ def test_replayed_payment_captures_once_and_sends_one_used_event(spt: Scenario, 
     expect_equal(intents, {intent["id"]}, "SPT-IDM-003", what="PaymentIntent ids answered to three sends of one key")
     expect_equal(spt.captured(token.id), 400, "SPT-IDM-003", what="amount_captured after three sends of one payment")
     if events.available:
-        events.wait_for("agent", USED_ISSUED, token.id, requirement="SPT-EVT-001")
+        events.expect_arrival("agent", USED_ISSUED, token.id, "SPT-EVT-001")
         events.expect_count(
             "agent", token.id, USED_ISSUED, 1, "SPT-IDM-003", what="after three sends of one payment with one key"
         )

@@ -197,10 +197,10 @@ def test_agent_payment_method_never_reaches_the_seller(spt: Scenario, events: Ev
                     )
             return None
 
-        # Judged at the end of the run, so registered before the wait below can end the test.
+        # Judged at the end of the run, once the deactivation awaited below has come.
         events.expect("SPT-SEC-009", no_agent_payment_method, about=f"the seller's events about {token.id}")
         spt.revoke(token.id)
-        events.wait_for("seller", "shared_payment.granted_token.deactivated", token.id, requirement="SPT-EVT-004")
+        events.expect_arrival("seller", "shared_payment.granted_token.deactivated", token.id, "SPT-EVT-004")
 
 
 # ------------------------------------------------------------------ the seller's own objects

@@ -416,3 +416,51 @@ def test_event_watch_quiet_period_is_short_on_the_reference_server(fake: FakeTar
     embedded = pull_watch(run_state(fake, events=True))
     external = pull_watch(run_state(fake, events=True, embedded=False))
     assert embedded.quiet < 1 < external.quiet
+
+
+# ------------------------------------------------------------------ awaited at the end of the run
+def test_event_watch_awaits_arrivals_together_at_the_end(fake: FakeTarget, push_run: Push) -> None:
+    used = "shared_payment.issued_token.used"
+    first, second = push_run.log(test="test_a"), push_run.log(test="test_b")
+    first.expect_arrival("agent", used, "spt_1", "SPT-EVT-001")
+    second.expect_arrival("seller", "shared_payment.granted_token.used", "spt_2", "SPT-EVT-002")
+    # Both come after their tests have moved on, while the run waits for them: each one is held.
+
+    def late() -> None:
+        fake.push("agent", event("evt_1", used, "spt_1"))
+        fake.push("seller", event("evt_2", "shared_payment.granted_token.used", "spt_2"))
+
+    later = threading.Timer(0.3, late)
+    later.start()
+    started = time.monotonic()
+    judged = verdicts(push_run.watch)
+    later.join()
+    assert judged == [("test_a", "SPT-EVT-001", None), ("test_b", "SPT-EVT-002", None)]
+    assert time.monotonic() - started < push_run.watch.max_wait  # not a full wait each
+
+
+def test_event_watch_arrival_that_never_comes_fails_its_test_once_due(fake: FakeTarget, push_run: Push) -> None:
+    deactivated = "shared_payment.issued_token.deactivated"
+    log = push_run.log(test="test_missing")
+    fake.push("agent", event("evt_0", deactivated, "spt_0"))  # the server does send events
+    log.wait_for("agent", deactivated, "spt_0")
+    log.expect_arrival("agent", "shared_payment.issued_token.used", "spt_1", "SPT-EVT-001", count=2)
+    fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))  # one of the two
+    started = time.monotonic()
+    ((test, requirement, received),) = verdicts(push_run.watch)
+    waited = time.monotonic() - started
+    assert (test, requirement) == ("test_missing", "SPT-EVT-001")
+    assert received is not None
+    assert "1 shared_payment.issued_token.used event(s) about spt_1 reached the agent" in received
+    assert 1.5 < waited < 2.0 + 1.5  # its patience (2 s, from when it was asked) and one quiet period
+
+
+def test_event_watch_arrivals_from_a_silent_server_share_one_wait(push_run: Push) -> None:
+    for n in range(5):
+        push_run.log(test=f"test_{n}").expect_arrival(
+            "agent", "shared_payment.issued_token.used", f"spt_{n}", "SPT-EVT-001"
+        )
+    started = time.monotonic()
+    judged = verdicts(push_run.watch)
+    assert [r for _, r, received in judged if received is not None] == ["SPT-EVT-001"] * 5
+    assert time.monotonic() - started < 2 * push_run.watch.max_wait  # one patience, not five
