@@ -6,11 +6,8 @@ cannot be answered without waiting for quiet, so the test registers them as expe
 (`expect_count`, `expect_none`, `expect`) and goes on; the run's `EventWatch` judges them all
 after one final quiet period and reports each verdict for the test and requirement that made it.
 
-A test that only needs an event to have come, not to read it before going on, says so with
-`expect_arrival`: the run waits for all such events together at its end, each up to its patience
-counted from when the test asked, so a slow server's delivery delay is paid once per run rather
-than once per test.
-
+A test that need not read an event says so (`expect_arrival`): the run awaits all of those at
+its end, each up to its patience from when asked, so a slow server's delay is paid once per run.
 A missing event is waited for once per run: after a wait for an event type to a role has run
 its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
 arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
@@ -24,32 +21,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 import pytest
 
 from conformance.client import Journal
 from conformance.endpoints import WebhookEndpoints
 from conformance.event_sources import EventSource, ObservedEvent, PullSource, PushSource, Via
-from conformance.expectations import Expectation, Expectations, Judgement
+from conformance.expectations import Arrival, Expectation, Expectations, Judgement
 from conformance.session import RunState
 from conformance.violation import LEDGER, Violation
 from conformance.waiting import EVENTS, Timeline, waiting
 
-__all__ = ["Arrival", "EventLog", "EventWatch"]
+__all__ = ["EventLog", "EventWatch"]
 
 Report = Callable[[Expectation, "Violation | None"], None]
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """Events a test expects to reach a role, awaited at the end of the run until `due`."""
-
-    role: str
-    event_type: str
-    object_id: str
-    count: int
-    due: float  # on the watch's timeline: when the test asked, plus the patience it had then
 
 
 class EventWatch:
@@ -79,6 +64,8 @@ class EventWatch:
         if timeline.virtual and mode == "push":
             self.quiet = 0.0  # a replay's receiver holds every delivery the recording got
         self.poll_interval = 0.05 if embedded else 1.0
+        self._floor = min(self.quiet, 0.5 if run.options.quick else 1.0)  # the shortest final quiet
+        self._slowest: float | None = None  # the longest a wait took to see its event arrive
         self.expectations = Expectations()
         self._starved: dict[tuple[str, str], float] = {}  # (role, event type) a full wait found missing: since when
         self._arrivals: list[Arrival] = []  # awaited at the end of the run
@@ -143,8 +130,7 @@ class EventWatch:
             self._arrivals.append(arrival)
 
     def close(self, report: Report) -> int:
-        """Once the awaited events are in (or overdue) and after one quiet period, judge every
-        expectation and `report` each verdict; say how many."""
+        """Await the arrivals, let one quiet period pass, judge and `report` each expectation."""
         if not len(self.expectations):
             return 0
         self._await_arrivals()
@@ -155,9 +141,8 @@ class EventWatch:
         return len(results)
 
     def _await_arrivals(self) -> None:
-        """Wait for every awaited event still missing, each until it is due. A kind of event found
-        missing (its due time passed in vain) cuts the wait for the rest of its kind to a quiet
-        period, and a server that has sent nothing at all to nothing, as for a test's own wait."""
+        """Wait for each awaited event still missing until it is due; a kind found missing cuts
+        the wait for the rest of its kind, as for a test's own wait (see `patience`)."""
         with self._lock:
             pending, self._arrivals = self._arrivals, []
         while pending:
@@ -182,27 +167,40 @@ class EventWatch:
                 self._everything().pause(min(left, 0.5))
 
     def _due(self, arrival: Arrival, now: float) -> float:
-        """When to stop waiting for `arrival`: its own due time, or sooner once its kind (or every
-        event) is known not to come."""
+        """Its own due time, or sooner once its kind (or every event) is known not to come."""
         with self._lock:
             if self._silent:
                 return now
             since = self._starved.get((arrival.role, arrival.event_type))
         return arrival.due if since is None else min(arrival.due, since + max(self.quiet, 1.0))
 
+    def took(self, seconds: float) -> None:  # how long an awaited event took, from the wait's start
+        with self._lock:
+            self._slowest = max(self._slowest or 0.0, seconds)
+
+    def final_quiet(self) -> float:
+        """The quiet period that ends the run. Late duplicates show on the timescale of the
+        target's deliveries: three times the slowest awaited one, within [floor, quiet]; the full
+        quiet period when no delivery was timed (pulled events show no arrival time)."""
+        with self._lock:
+            slowest = self._slowest
+        if self.mode != "push" or slowest is None:
+            return self.quiet
+        return min(self.quiet, max(self._floor, 3 * slowest))
+
     def _final_quiet(self) -> None:
         """Wait until nothing new has arrived for a quiet period (at most --spt-max-wait)."""
-        count = len(self.expectations)
-        what = f"waiting {self.quiet:g} s of quiet for late or duplicate events ({count} expectations)"
+        count, quiet = len(self.expectations), self.final_quiet()
+        what = f"waiting {quiet:g} s of quiet for late or duplicate events ({count} expectations)"
         with waiting(EVENTS, what):
             if self.mode != "push" or self.timeline.virtual:
-                self.timeline.sleep(self.quiet)
+                self.timeline.sleep(quiet)
                 return
             assert self.endpoints is not None
             receiver = self.endpoints.receiver
-            deadline = self.timeline.now() + max(self.max_wait, self.quiet)
+            deadline = self.timeline.now() + max(self.max_wait, quiet)
             while self.timeline.now() < deadline:
-                if not receiver.changes(min(self.quiet, deadline - self.timeline.now())):
+                if not receiver.changes(min(quiet, deadline - self.timeline.now())):
                     return
 
 
@@ -256,7 +254,8 @@ class EventLog:
         source = self._require_source()
         timeline = self.watch.timeline
         limit = self.watch.patience(role, event_type) if timeout is None else timeout
-        deadline = timeline.now() + limit
+        started = timeline.now()
+        deadline = started + limit
         what = f"waiting up to {limit:g} s for {event_type} to {role}"
         with waiting(EVENTS, what):
             while True:
@@ -268,6 +267,8 @@ class EventLog:
         if timeout is None:
             heard = any(source.collect(other) for other in self.roles)
             self.watch.starved(role, event_type, fed=len(found) >= count, heard=heard)
+        if len(found) >= count and not timeline.virtual:
+            self.watch.took(timeline.now() - started)
         if requirement is not None and len(found) >= count:
             LEDGER.hold(requirement)
         if len(found) < count and requirement is not None:
@@ -289,8 +290,7 @@ class EventLog:
         return source.collect(role)
 
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:
-        """Every event about `object_id` that reached `role` in the whole run; meant for a
-        judgement, which runs after the final quiet period."""
+        """Every event about `object_id` that reached `role` in the run; for a judgement."""
         return self.watch.about(role, object_id)
 
     # ------------------------------------------------------------------ expecting

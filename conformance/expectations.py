@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from conformance.violation import Violation
 
-__all__ = ["Expectation", "Expectations", "Judgement"]
+__all__ = ["Arrival", "Expectation", "Expectations", "Judgement"]
 
 Judgement = Callable[[], "Violation | None"]
 
@@ -29,6 +29,17 @@ class Expectation:
     requirement: str
     judge: Judgement
     about: str = ""  # what it watches, for the progress line: "spt_… to the agent"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Events a test expects to reach a role, awaited at the end of the run until `due`."""
+
+    role: str
+    event_type: str
+    object_id: str
+    count: int
+    due: float  # on the run's timeline: when the test asked, plus the patience it had then
 
 
 class Expectations:

@@ -464,3 +464,24 @@ def test_event_watch_arrivals_from_a_silent_server_share_one_wait(push_run: Push
     judged = verdicts(push_run.watch)
     assert [r for _, r, received in judged if received is not None] == ["SPT-EVT-001"] * 5
     assert time.monotonic() - started < 2 * push_run.watch.max_wait  # one patience, not five
+
+
+def test_event_watch_final_quiet_follows_how_fast_the_target_delivers(fake: FakeTarget) -> None:
+    """Against another server, late duplicates are given three times its slowest delivery, at
+    least a second; a server that delivers slowly keeps the whole quiet period."""
+    state = run_state(fake, webhook_endpoints=True, embedded=False)
+    with Receiver(inspect=lambda d: scan_delivery(d, state.context)) as receiver:
+        endpoints = WebhookEndpoints(state, receiver)
+        watch = EventWatch(state, mode="push", timeline=RealTime(), endpoints=endpoints)
+        assert watch.final_quiet() == watch.quiet == 3.0  # nothing timed yet
+        log = watch.log(state.journal(), "test_fast")
+        fake.push("agent", event("evt_1", "shared_payment.issued_token.used", "spt_1"))
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_1")
+        assert watch.final_quiet() == 1.0
+        later = threading.Timer(1.2, fake.push, ("agent", event("evt_2", "shared_payment.issued_token.used", "spt_2")))
+        later.start()
+        log.wait_for("agent", "shared_payment.issued_token.used", "spt_2")
+        later.join()
+        assert watch.final_quiet() == 3.0
+        endpoints.close()
+    state.close()
