@@ -110,6 +110,14 @@ def pytest_arguments(
         "no:terminal",  # the runner prints its own progress and summary
         "-p",
         "no:cacheprovider",
+        # Plugins the suite does not use, each a second of imports or hooks on every run: the suite
+        # drives Schemathesis itself, and has no async tests.
+        "-p",
+        "no:schemathesis",
+        "-p",
+        "no:anyio",
+        "-p",
+        "no:xdist.looponfail",
         "--strict-markers",
         # No assertion rewriting: the suite judges through conformance.violation, and pytest would
         # rewrite every module of every plugin's distribution (Schemathesis, Hypothesis, this one)

@@ -129,6 +129,16 @@ def run_results(config: pytest.Config) -> list[RequirementResult] | None:
     return config.stash.get(RESULTS_KEY, None)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under -n, the tests that share the target's clock go to one worker (conformance.scheduling)."""
+    if run_state(config) is None:
+        return None
+    from conformance.scheduling import SharedClockScheduling
+
+    return SharedClockScheduling(config, log)
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = run_state(config)
     if state is None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import hypothesis
+import hypothesis.errors
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import get_state_machine_test
 
@@ -24,6 +25,7 @@ from conformance.lifecycle.spec import Lifecycle
 from conformance.lifecycle.world import World
 from conformance.scenario import Scenario
 from conformance.spec import Operation
+from conformance.violation import Violation
 
 __all__ = ["FULL", "QUICK", "RunSummary", "run_lifecycle"]
 
@@ -61,6 +63,22 @@ def _shrink_budget(seconds: int) -> Iterator[None]:
         yield
     finally:
         engine.MAX_SHRINKING_SECONDS = old
+
+
+def _first_violation(error: BaseException) -> Violation | None:
+    """The first Violation in `error`, its exception groups and their causes."""
+    queue, seen = [error], set()
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Violation):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            queue.extend(current.exceptions)
+        queue.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
 
 
 def run_lifecycle(
@@ -105,7 +123,16 @@ def run_lifecycle(
         ),
     )
     with _shrink_budget(15 if quick else 60):
-        hypothesis.seed(seed)(test)()
+        try:
+            hypothesis.seed(seed)(test)()
+        except hypothesis.errors.Flaky as flaky:
+            # Shrinking replays the failing sequence, and the server's shared state (its clock,
+            # moved by other tests or workers meanwhile) can make a replay go differently: report
+            # what the sequence found, unshrunk, rather than Hypothesis's complaint.
+            found = _first_violation(flaky)
+            if found is None:
+                raise
+            raise found from None
     if events is not None and events.available and the_plan.event_requirements():
         expect_events(the_plan, world.made, events)
     return RunSummary(seed, examples, steps, len(world.made), len(exchanges()) - before, dict(world.tally))

@@ -94,43 +94,54 @@ class LifecycleMachine(RuleBasedStateMachine):
         of it (`extra`) at once, both views read from the server when the model cannot tell
         which end applies, when `read` asks, and at the end of the example (`teardown`)."""
         # Only a token that may still expire, read now, needs the time of the reading; unread, the
-        # next step's own [lo, hi] covers an expiry that falls after this one.
-        hi = self._clock() if read and chosen.expires_at is not None and chosen.deactivated_at is None else lo
-        options = [oracle.elapse(self.world.plan.lifecycle, chosen, lo)]
-        late = oracle.elapse(self.world.plan.lifecycle, chosen, hi)
-        if late.model != options[0].model:
-            options.append(late)
+        # next step's own [lo, hi] covers an expiry that falls after this one. The clock is read
+        # after the views, so that the reading lies within [lo, hi] even if another test (or
+        # worker) moves the shared clock meanwhile. If it does, the two views can straddle the
+        # expiry (one live, one expired) and fit no single moment: they are read again, once,
+        # since an expired token stays expired.
+        may_expire = read and chosen.expires_at is not None and chosen.deactivated_at is None
         pending = {**token.unread, **(parts or {})}  # the latest step that decided each part
-        read = read or len(options) > 1
-        views = self._read(token) if read else ()
         first: list[Violation] = []
-        for option in options:
-            found: list[Violation] = []
-            for view in (*extra, *views):
-                if pending:
-                    found += judge.state_violations(
-                        self.world.plan.lifecycle, option.model, view, pending, slack=self.world.slack
+        for _ in range(2 if may_expire else 1):
+            views = self._read(token) if read else ()
+            hi = self._clock() if may_expire else lo
+            options = [oracle.elapse(self.world.plan.lifecycle, chosen, lo)]
+            late = oracle.elapse(self.world.plan.lifecycle, chosen, hi)
+            if late.model != options[0].model:
+                options.append(late)
+            for option in options:
+                found: list[Violation] = []
+                for view in (*extra, *views):
+                    if pending:
+                        found += judge.state_violations(
+                            self.world.plan.lifecycle, option.model, view, pending, slack=self.world.slack
+                        )
+                if views:
+                    found += judge.invariant_violations(
+                        option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
                     )
-            if views:
-                found += judge.invariant_violations(
-                    option.model, *views, token.readings, lifecycle=self.world.plan.lifecycle
-                )
-            if not found:
-                if views:
-                    # What held: the parts of the state judged, and every invariant of the lifecycle.
-                    lifecycle = self.world.plan.lifecycle
-                    for requirement in {*pending.values(), *(r for i in lifecycle.invariants for r in i.requirements)}:
-                        LEDGER.hold(requirement)
-                token.model = option.model
-                token.expected.extend(option.emitted)
-                if views:
-                    token.readings.append(views)
-                    token.unread = {}
-                else:
-                    token.unread = pending
-                return
-            first = first or found
+                if not found:
+                    self._adopt(token, option, views, pending)
+                    return
+                first = first or found
+            if len(options) == 1:
+                break  # no expiry fell within [lo, hi]: reading again would show the same
         raise first[0]
+
+    def _adopt(self, token: Tracked, option: Step, views: judge.Views | tuple[()], pending: Mapping[str, str]) -> None:
+        """The token's state is `option`'s: what held is evidence, and the views are its readings."""
+        if views:
+            # What held: the parts of the state judged, and every invariant of the lifecycle.
+            lifecycle = self.world.plan.lifecycle
+            for requirement in {*pending.values(), *(r for i in lifecycle.invariants for r in i.requirements)}:
+                LEDGER.hold(requirement)
+        token.model = option.model
+        token.expected.extend(option.emitted)
+        if views:
+            token.readings.append(views)
+            token.unread = {}
+        else:
+            token.unread = dict(pending)
 
     def _fail(self, violation: Violation) -> Violation:
         calls = call_list(self.world.exchanges()[self.first_exchange :])
