@@ -149,8 +149,14 @@ def main() -> int:
     rows = [r for r in args.rows.split(",") if r]
     profiles = [p for p in args.profiles.split(",") if p]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    import conformance
+
+    # An editable install costs each run about a second more: Hypothesis reads the constants of
+    # every module outside site-packages. Users run `pip install .`; measure that.
+    installed = "site-packages" in conformance.__file__
     print(
-        f"spt-conformance bench: {os.cpu_count()} CPUs (load {load:.1f} at start), Python {platform.python_version()}"
+        f"spt-conformance bench: {os.cpu_count()} CPUs (load {load:.1f} at start), Python {platform.python_version()}, "
+        + ("installed as `pip install .` makes it" if installed else "an editable install (about 1 s more per run)")
     )
     print(
         f"{'row':<16}{'profile':<8}{'median s':>9}{'min':>7}{'max':>7}{'goal':>7}{'tests':>7}{'exch':>7}"
