@@ -2,13 +2,13 @@
 
 A mutant is the bundled reference server started with one deliberate bug of
 reference_impl/faults.py; tests/mutants/mutants.yaml says which requirements each must break.
-This runs the whole suite (no --only, no --quick) once against each mutant, and `--seeds` times
-against the correct server, and prints a table: each run's verdict (killed when every requirement
+This runs the whole suite (no --only; with `--quick`, the smoke profile) once against each mutant,
+and `--seeds` times against the correct server, and prints a table: each run's verdict (killed when every requirement
 the catalogue names is reported broken), the requirements it failed (* expected, the others are
 extras), and its wall time; then the summary: mutants killed, false failures of the correct
 server across seeds, the median wall time of a run.
 
-    python bench/kill_matrix.py [--seeds 5] [--mutants a,b] [--seed 1] [--max-wait 3] [--jobs 1]
+    python bench/kill_matrix.py [--seeds 5] [--mutants a,b] [--seed 1] [--max-wait 3] [--jobs 1] [--quick]
 
 Runs are made in this process, one after another, as `spt-conformance run` makes them (the
 server is the bundled one, with its fault); `--jobs N` spreads them over N processes, which
@@ -48,10 +48,11 @@ class Task:
     faults: tuple[str, ...]
     seed: int
     max_wait: float
+    quick: bool = False
 
 
 def run_task(task: Task) -> SuiteRun:
-    return run_suite(task.faults, seed=task.seed, max_wait=task.max_wait)
+    return run_suite(task.faults, seed=task.seed, max_wait=task.max_wait, quick=task.quick)
 
 
 def failed_ids(run: SuiteRun, expected: Sequence[str], catalogue: Catalogue) -> str:
@@ -79,6 +80,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="the seed of the mutant runs")
     parser.add_argument("--max-wait", type=float, default=3.0, help="longest wait for an event, in seconds")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
+    parser.add_argument("--quick", action="store_true", help="the smoke profile (--quick) instead of the full suite")
     args = parser.parse_args()
 
     catalogue = default_spec().catalogue
@@ -87,11 +89,12 @@ def main() -> int:
     unknown = sorted(set(chosen) - set(mutants))
     if unknown:
         parser.error(f"unknown mutant(s) {', '.join(unknown)}; see tests/mutants/mutants.yaml")
-    tasks = [Task("correct server", (), seed, args.max_wait) for seed in range(1, args.seeds + 1)]
-    tasks += [Task(name, (name,), args.seed, args.max_wait) for name in chosen]
+    tasks = [Task("correct server", (), seed, args.max_wait, args.quick) for seed in range(1, args.seeds + 1)]
+    tasks += [Task(name, (name,), args.seed, args.max_wait, args.quick) for name in chosen]
 
     print(
-        f"kill matrix: {len(chosen)} mutant(s), the correct server x {args.seeds} seed(s), full suite, "
+        f"kill matrix: {len(chosen)} mutant(s), the correct server x {args.seeds} seed(s), "
+        f"{'--quick' if args.quick else 'full'} suite, "
         f"max-wait {args.max_wait:g} s, {args.jobs} job(s); {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {platform.platform()}",
         flush=True,
