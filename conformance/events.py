@@ -20,14 +20,15 @@ is live or replayed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import pytest
 
 from conformance.client import Journal
 from conformance.endpoints import WebhookEndpoints
+from conformance.event_expectations import Expecting
 from conformance.event_sources import EventSource, ObservedEvent, PullSource, PushSource, Via
-from conformance.expectations import Arrival, Expectation, Expectations, Judgement
+from conformance.expectations import Arrival, Expectation, Expectations
 from conformance.session import RunState
 from conformance.violation import LEDGER, Violation
 from conformance.waiting import EVENTS, Timeline, waiting
@@ -204,7 +205,7 @@ class EventWatch:
                     return
 
 
-class EventLog:
+class EventLog(Expecting):
     """The `events` fixture: what the test's accounts received, and what it expects of the rest."""
 
     def __init__(self, watch: EventWatch, journal: Journal, *, test: str = "") -> None:
@@ -214,6 +215,7 @@ class EventLog:
         self.source = watch.source()
         self._clients = {a.role: watch.run.client(a, journal) for a in watch.run.target.accounts}
         self._reported: set[tuple[str, str, int]] = set()
+        self._awaited: dict[tuple[str, str, str], Arrival] = {}  # (role, object, type): what this test awaits
         self._lock = threading.Lock()
 
     @property
@@ -292,87 +294,6 @@ class EventLog:
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:
         """Every event about `object_id` that reached `role` in the run; for a judgement."""
         return self.watch.about(role, object_id)
-
-    # ------------------------------------------------------------------ expecting
-    def expect_arrival(self, role: str, event_type: str, object_id: str, requirement: str, *, count: int = 1) -> None:
-        """`count` events of `event_type` about `object_id` must reach `role`. The test goes on at
-        once; the run waits for them at its end, up to the patience this wait has now, and judges
-        them for this test. For a test that does not read the events: one that does, `wait_for`."""
-        self._require_source()
-        limit = self.watch.patience(role, event_type)
-        self.watch.await_arrival(Arrival(role, event_type, object_id, count, self.watch.timeline.now() + limit))
-
-        def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
-            if len(got) >= count:
-                return None
-            return Violation(
-                requirement,
-                received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "
-                f"within {limit:g} s of the test's request (or before the run ended)",
-                expected=f"at least {count}",
-                tip="events are matched by data.object.id; check that the event is recorded for this account "
-                "and that its data.object is the token",
-            )
-
-        self.expect(requirement, judge, about=f"{event_type} about {object_id} to the {role}")
-
-    def expect(self, requirement: str, judge: Judgement, *, about: str = "") -> None:
-        """Judge `judge()` (a Violation, or None) after the run's final quiet period, for this test."""
-        self._require_source()
-        self.watch.expectations.add(Expectation(self.test, requirement, judge, about))
-
-    def expect_count(
-        self,
-        role: str,
-        object_id: str,
-        event_type: str,
-        count: int,
-        requirement: str,
-        *,
-        what: str = "",
-        tip: str = "",
-    ) -> None:
-        """At the end of the run, exactly `count` events of `event_type` about `object_id` reached `role`."""
-
-        def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
-            if len(got) == count:
-                return None
-            return Violation(
-                requirement,
-                received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "
-                f"by the end of the run: {[e.id for e in got]}",
-                expected=f"exactly {count}" + (f" ({what})" if what else ""),
-                tip=tip or "send each event once to each party it concerns; events are matched by data.object.id",
-            )
-
-        self.expect(requirement, judge, about=f"{event_type} about {object_id} to the {role}")
-
-    def expect_none(
-        self,
-        role: str,
-        object_id: str,
-        requirement: str,
-        *,
-        types: Sequence[str] = (),
-        expected: str = "no event",
-        tip: str = "",
-    ) -> None:
-        """At the end of the run, no event (of `types`, if given) about `object_id` reached `role`."""
-
-        def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if not types or e.type in types]
-            if not got:
-                return None
-            return Violation(
-                requirement,
-                received=f"the {role} received {[e.type for e in got]} about {object_id}",
-                expected=expected,
-                tip=tip,
-            )
-
-        self.expect(requirement, judge, about=f"nothing about {object_id} to the {role}")
 
     # ------------------------------------------------------------------ reading
     def _require_source(self) -> EventSource:

@@ -101,6 +101,7 @@ def _objects(node: Any) -> Iterator[Mapping[str, Any]]:
 
 
 @pytest.mark.requirement("SPT-SEC-008")
+@pytest.mark.uses("SPT-USE-001", "SPT-EVT-003", "SPT-EVT-004")  # the flow pays, and waits for its events
 def test_no_card_number_or_cvc_in_any_response_event_or_delivery(seen: list[Seen]) -> None:
     for item in seen:
         found = find_card_data(mask_uuids(item.text))  # an idempotency key is no card number
@@ -115,6 +116,7 @@ def test_no_card_number_or_cvc_in_any_response_event_or_delivery(seen: list[Seen
 
 
 @pytest.mark.requirement("SPT-SEC-010")
+@pytest.mark.uses("SPT-USE-001", "SPT-EVT-003", "SPT-EVT-004")  # the flow pays, and waits for its events
 def test_no_secret_in_any_response_event_or_delivery(seen: list[Seen], spt_run: RunState) -> None:
     known = set(spt_run.target.secrets()) | set(spt_run.context.secrets)
     for item in seen:
@@ -134,6 +136,7 @@ def test_no_secret_in_any_response_event_or_delivery(seen: list[Seen], spt_run: 
 
 
 @pytest.mark.requirement("SPT-SEC-012")
+@pytest.mark.uses("SPT-USE-001", "SPT-EVT-003", "SPT-EVT-004")  # the flow pays, and waits for its events
 def test_everything_made_with_test_keys_is_livemode_false(seen: list[Seen]) -> None:
     for item in seen:
         try:

@@ -485,3 +485,17 @@ def test_event_watch_final_quiet_follows_how_fast_the_target_delivers(fake: Fake
         assert watch.final_quiet() == 3.0
         endpoints.close()
     state.close()
+
+
+def test_event_watch_count_resting_on_a_missing_arrival_is_reported_once(fake: FakeTarget, push_run: Push) -> None:
+    """A server that never sends the event fails the arrival's requirement; the test's "exactly
+    one" about the same event has nothing to judge and adds no second failure."""
+    deactivated = "shared_payment.issued_token.deactivated"
+    log = push_run.log(test="test_replay")
+    fake.push("agent", event("evt_0", deactivated, "spt_0"))  # the server does send some events
+    log.wait_for("agent", deactivated, "spt_0")
+    log.expect_arrival("agent", "shared_payment.issued_token.used", "spt_1", "SPT-EVT-001")
+    log.expect_count("agent", "spt_1", "shared_payment.issued_token.used", 1, "SPT-IDM-003")
+    log.expect_count("agent", "spt_0", deactivated, 1, "SPT-EVT-003")  # came: judged as usual
+    judged = verdicts(push_run.watch)
+    assert [(r, received is None) for _, r, received in judged] == [("SPT-EVT-001", False), ("SPT-EVT-003", True)]
