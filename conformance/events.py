@@ -148,14 +148,17 @@ class EventWatch:
             pending, self._arrivals = self._arrivals, []
         while pending:
             now = self.timeline.now()
+            # One read per role and round (pulled, it is a page of GET /v1/events), not per arrival.
+            seen = {a.role: self._everything().collect(a.role) for a in self.run.target.accounts}
             missing = []
             for arrival in pending:
-                came = sum(e.type == arrival.event_type for e in self.about(arrival.role, arrival.object_id))
+                came = sum(
+                    e.type == arrival.event_type and e.object_id == arrival.object_id for e in seen[arrival.role]
+                )
                 if came >= arrival.count:
                     self.starved(arrival.role, arrival.event_type, fed=True, heard=True)
                 elif now >= self._due(arrival, now):
-                    heard = any(self._everything().collect(a.role) for a in self.run.target.accounts)
-                    self.starved(arrival.role, arrival.event_type, fed=False, heard=heard)
+                    self.starved(arrival.role, arrival.event_type, fed=False, heard=any(seen.values()))
                 else:
                     missing.append(arrival)
             pending = missing

@@ -499,3 +499,18 @@ def test_event_watch_count_resting_on_a_missing_arrival_is_reported_once(fake: F
     log.expect_count("agent", "spt_0", deactivated, 1, "SPT-EVT-003")  # came: judged as usual
     judged = verdicts(push_run.watch)
     assert [(r, received is None) for _, r, received in judged] == [("SPT-EVT-001", False), ("SPT-EVT-003", True)]
+
+
+def test_event_watch_pulled_arrivals_read_each_account_once_per_round(fake: FakeTarget) -> None:
+    state = run_state(fake, events=True)
+    watch = pull_watch(state)
+    log = watch.log(state.journal(), "test_pulled")
+    for n in range(6):
+        log.expect_arrival("agent", "shared_payment.issued_token.used", f"spt_{n}", "SPT-EVT-001")
+        fake.record("agent", event(f"evt_{n}", "shared_payment.issued_token.used", f"spt_{n}"))
+    watch.about("agent", "spt_0")  # the run's whole reader, started
+    before = fake.count("GET", "/v1/events")
+    watch._await_arrivals()  # all came: one round
+    # One page of GET /v1/events per account, not one per awaited arrival (a rate-limited API).
+    assert fake.count("GET", "/v1/events") - before == len(state.target.accounts)
+    assert [received for _, _, received in verdicts(watch)] == [None] * 6
