@@ -22,7 +22,6 @@ from conformance.scrub import CVC_FIELD, DIGIT_RUN, find_card_numbers
 __all__ = ["CardFinding", "card_like", "find_card_data"]
 
 # Field names that hold identifiers, whatever their digits look like.
-CVC_HINT = re.compile("cvc", re.IGNORECASE)
 _ID_FIELDS = frozenset({"id", "fingerprint", "network_transaction_id", "reference", "idempotency_key", "url"})
 
 
@@ -82,7 +81,7 @@ def _numbers_in(text: str) -> Iterator[CardFinding]:
 
 def find_card_data(text: str) -> list[CardFinding]:
     """Card numbers (in values of a JSON body, or anywhere in other text) and `cvc` values."""
-    if not DIGIT_RUN.search(text) and "\\" not in text and not CVC_HINT.search(text):
+    if not DIGIT_RUN.search(text) and "\\" not in text and "cvc" not in text.lower():
         return []  # most answers: no digit run, and no JSON escape that could hide one (\n4242…)
     try:
         document = json.loads(text)

@@ -19,7 +19,12 @@ from conformance.violation import Violation
 if TYPE_CHECKING:
     from conformance.events import EventWatch
 
-__all__ = ["Expecting"]
+__all__ = ["MISSING_EVENT_TIP", "Expecting"]
+
+MISSING_EVENT_TIP = (
+    "events are matched by data.object.id; check that the event is recorded for this account "
+    "and that its data.object is the token"
+)
 
 
 class Expecting:
@@ -51,8 +56,7 @@ class Expecting:
                 received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "
                 f"within {limit:g} s of the test's request (or before the run ended)",
                 expected=f"at least {count}",
-                tip="events are matched by data.object.id; check that the event is recorded for this account "
-                "and that its data.object is the token",
+                tip=MISSING_EVENT_TIP,
             )
 
         self.expect(requirement, judge, about=f"{event_type} about {object_id} to the {role}")
@@ -83,7 +87,6 @@ class Expecting:
                 return None
             if awaited is not None and len(got) < awaited.count:
                 raise NotJudged  # too few came: the arrival's own verdict says so, once
-
             return Violation(
                 requirement,
                 received=f"{len(got)} {event_type} event(s) about {object_id} reached the {role} "

@@ -26,7 +26,7 @@ import pytest
 
 from conformance.client import Journal
 from conformance.endpoints import WebhookEndpoints
-from conformance.event_expectations import Expecting
+from conformance.event_expectations import MISSING_EVENT_TIP, Expecting
 from conformance.event_sources import EventSource, ObservedEvent, PullSource, PushSource, Via
 from conformance.expectations import Arrival, Expectation, Expectations
 from conformance.session import RunState
@@ -284,8 +284,7 @@ class EventLog(Expecting):
                 f"within {limit:g} s ({source.describe(role)})"
                 + ("; an earlier wait for this event type ran its full time and none came" if shortened else ""),
                 expected=f"at least {count}",
-                tip="events are matched by data.object.id; check that the event is recorded for this account "
-                "and that its data.object is the token",
+                tip=MISSING_EVENT_TIP,
             )
         return found
 
