@@ -15,14 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
 import yaml
 
-from reference_impl.accounts import AccountsFileError, load_accounts_file, target_mapping, target_roles
-from reference_impl.app import create_app
-from reference_impl.context import DEFAULT_API_VERSION
-from reference_impl.embedded import bind, uvicorn_config
-from reference_impl.runtime import Runtime
 from reference_impl.tuning import Tuning
 
 __all__ = ["add_arguments", "default_db", "main", "run"]
@@ -81,6 +75,16 @@ def _write_target(path: str, target: dict[str, object]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not above: every `spt-conformance` command builds its parser with
+    # `add_arguments`, and the server (uvicorn, Starlette, the app) costs half a second to import.
+    import uvicorn
+
+    from reference_impl.accounts import AccountsFileError, load_accounts_file, target_mapping, target_roles
+    from reference_impl.app import create_app
+    from reference_impl.context import DEFAULT_API_VERSION
+    from reference_impl.embedded import bind, uvicorn_config
+    from reference_impl.runtime import Runtime
+
     try:
         specs = load_accounts_file(args.accounts) if args.accounts else None
     except AccountsFileError as exc:
