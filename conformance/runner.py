@@ -41,6 +41,7 @@ from conformance.invocation import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    LeanCollector,
     ReportCatcher,
     Stop,
     conclude,
@@ -228,7 +229,7 @@ def run(request: RunRequest, *, out: TextIO | None = None, err: TextIO | None = 
             stack.enter_context(hypothesis_storage(workdir / "hypothesis"))
             progress = Progress(out, live=live, rate=STRIPE_TEST_MODE_RATE if target.is_stripe else None)
             catcher = ReportCatcher()
-            code = pytest.main(args, plugins=[progress, catcher])
+            code = pytest.main(args, plugins=[progress, catcher, LeanCollector()])
             exit_code = conclude(int(code), progress, catcher.report, request, out)
             if request.record is not None and (request.record / "manifest.json").is_file():
                 out.write(f"\nRecorded: {request.record} (replay it with `spt-conformance replay {request.record}`)\n")

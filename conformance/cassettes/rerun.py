@@ -21,6 +21,7 @@ from conformance import __version__
 from conformance.cassettes.session import CassetteError, read_manifest
 from conformance.invocation import (
     EXIT_USAGE,
+    LeanCollector,
     ReportCatcher,
     Stop,
     conclude,
@@ -119,7 +120,7 @@ def replay_outcome(
             progress = Progress(out, live=live)
             catcher = ReportCatcher()
             code = conclude(
-                int(pytest.main(args, plugins=[progress, catcher])), progress, catcher.report, options, out
+                int(pytest.main(args, plugins=[progress, catcher, LeanCollector()])), progress, catcher.report, options, out
             )
         verdicts = {r.requirement.id: r.verdict.value for r in catcher.results or ()}
         differences = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from conformance import runner
-from conformance.invocation import pytest_arguments
+from conformance.invocation import LeanCollector, pytest_arguments
 from conformance.progress import Progress
 from conformance.runner import RunRequest
 from tests.conformance import fake_stripe
@@ -288,3 +289,25 @@ def test_run_without_target_starts_the_bundled_server_tuned_for_the_profile(
     assert code == 3
     assert err == "spt-conformance run: the bundled reference server did not start: the port is taken\n"
     assert calls == [{"db": ":memory:", "host": "127.0.0.1", "port": 0, **tuning}]
+
+
+def test_the_collector_is_frozen_after_collection_and_restored_after_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    class Spy:
+        def pytest_runtestloop(self, session: pytest.Session) -> None:
+            seen["frozen"] = gc.get_freeze_count()
+            seen["threshold"] = gc.get_threshold()
+
+    before = gc.get_threshold()
+    test = tmp_path / "test_one.py"
+    test.write_text("def test_one():\n    pass\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code = pytest.main(["-q", "-p", "no:cacheprovider", str(test)], plugins=[Spy(), LeanCollector()])
+    assert code == 0
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 0
+    assert seen["threshold"] == (10_000, *before[1:])
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
