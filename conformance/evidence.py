@@ -39,7 +39,7 @@ import pytest
 from conformance.catalog import Catalogue
 from conformance.checks import RegisteredCheck
 from conformance.client import Exchange
-from conformance.verdicts import Evidence, Outcome
+from conformance.verdicts import STOPPED_ON_ERROR, Evidence, Outcome
 from conformance.violation import Inconclusive, Violation, ViolationGroup
 
 __all__ = [
@@ -211,7 +211,7 @@ def _test_evidence(phase: TestPhase, catalogue: Catalogue) -> list[Evidence]:
             evidence += _blocked(phase, evidence, blockers)
         else:
             text = f"{type(phase.error).__name__}: {phase.error}" if phase.error is not None else phase.error_text
-            message = f"the test stopped on an error, not on a checked requirement:\n{text}"
+            message = f"{STOPPED_ON_ERROR}\n{text}"
             evidence += [Evidence(r, phase.test, Outcome.BROKEN, message) for r in phase.declared]
     return evidence
 

@@ -31,6 +31,7 @@ from typing import Protocol
 from conformance.catalog import Basis, Catalogue, Level, Requirement
 
 __all__ = [
+    "STOPPED_ON_ERROR",
     "UNCHECKED",
     "VERDICT_ORDER",
     "Evidence",
@@ -40,6 +41,9 @@ __all__ = [
     "decide",
     "fold_outcome",
 ]
+
+# How a failure that is not a checked requirement's (an exception in the test) is introduced.
+STOPPED_ON_ERROR = "the test stopped on an error, not on a checked requirement:"
 
 
 class Outcome(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from conformance.reports.model import RequirementEntry, RunReport
-from conformance.verdicts import VERDICT_ORDER, Verdict
+from conformance.verdicts import STOPPED_ON_ERROR, VERDICT_ORDER, Verdict
 
 __all__ = ["render_summary", "verdict_line"]
 
@@ -68,8 +68,8 @@ def _failure_block(entry: RequirementEntry, colour: bool) -> list[str]:
         how = "a registered check, in " if failure.test.startswith("check:") else ""
         lines.append(f"  found by {how}{where}")
         message = failure.message
-        if not message.startswith("Requirement:"):
-            message = f"the test stopped on an error, not on a checked requirement:\n{message}"
+        if not message.startswith(("Requirement:", STOPPED_ON_ERROR)):
+            message = f"{STOPPED_ON_ERROR}\n{message}"
         lines += _indent(message, "    ")
     more = len(failures) - FAILURES_SHOWN  # every failure is in the JSON and HTML reports
     if more > 0:

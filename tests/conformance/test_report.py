@@ -21,7 +21,7 @@ from conformance.reports.junit import render_junit, write_junit
 from conformance.reports.model import RunCounts, RunReport, build_report, output_path_problem, write_json
 from conformance.reports.text import render_summary
 from conformance.target import target_from_mapping
-from conformance.verdicts import Evidence, Outcome, RequirementResult, Verdict
+from conformance.verdicts import STOPPED_ON_ERROR, Evidence, Outcome, RequirementResult, Verdict
 
 AGENT_KEY = "sk_test_agentSecret000000000001"
 SELLER_KEY = "sk_test_sellerSecret00000000001"
@@ -52,7 +52,7 @@ EXCHANGE = (
 )
 
 
-def make_report(broken: int = 1, **changes: Any) -> RunReport:
+def make_report(broken: int = 1, message: str = MESSAGE, **changes: Any) -> RunReport:
     target = target_from_mapping(
         {
             "name": "vendor <sandbox>",
@@ -64,7 +64,7 @@ def make_report(broken: int = 1, **changes: Any) -> RunReport:
         environ={},
     )
     failures = tuple(
-        Evidence(MUST.id, f"suite/test_use.py::t{n}", Outcome.BROKEN, MESSAGE, (EXCHANGE,)) for n in range(broken)
+        Evidence(MUST.id, f"suite/test_use.py::t{n}", Outcome.BROKEN, message, (EXCHANGE,)) for n in range(broken)
     )
     results = [
         RequirementResult(
@@ -341,3 +341,12 @@ def test_summary_cuts_a_huge_evidence_line_but_the_reports_keep_it() -> None:
     assert line.endswith("… (4727 more characters in the reports)")
     assert len(line) < 400
     assert "r" * 5000 in json.dumps(report.to_json())
+
+
+@pytest.mark.parametrize(
+    "message", ["ReplayMiss: no request like it", f"{STOPPED_ON_ERROR}\nReplayMiss: no request like it"]
+)
+def test_summary_says_once_that_a_test_stopped_on_an_error(message: str) -> None:
+    text = render_summary(make_report(message=message))
+    assert text.count(STOPPED_ON_ERROR) == 1
+    assert "    ReplayMiss: no request like it" in text
