@@ -11,6 +11,11 @@ its end, each up to its patience from when asked, so a slow server's delay is pa
 A missing event is waited for once per run: after a wait for an event type to a role has run
 its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
 arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
+A server that delivers nothing at all is found out one `--spt-max-wait` after the first event
+the run expected, not after the first wait's own: a wait ends there when no delivery at all has
+reached the receiver since (`silence_due`; pushed events only, where the receiver hears every
+delivery). The tests that only expect events run first (`conformance.scheduling`), so that
+deadline falls while the rest of the run goes on.
 
 The watch hands each test's log a source (`conformance.event_sources`: pushed or pulled) and a
 timeline (`conformance.waiting`): a replay hands a virtual one, so nothing here knows whether it
@@ -72,6 +77,8 @@ class EventWatch:
         self._arrivals: list[Arrival] = []  # awaited at the end of the run
         self._silent = False  # a full wait ran out and the run has never received any event at all
         self._fed = False  # some event has arrived in this run
+        self._first_due: float | None = None  # when the run first expected an event (push)
+        self._heard = False  # some delivery reached the receiver (push)
         self._whole: EventSource | None = None  # every event of the run, for the final judgement
         self._lock = threading.Lock()
 
@@ -98,6 +105,25 @@ class EventWatch:
                 return 0.0
             starved = (role, event_type) in self._starved
         return min(self.max_wait, max(self.quiet, 1.0)) if starved else self.max_wait
+
+    def expected(self) -> None:
+        """An event is due from now on (a test awaits one, or waits for it)."""
+        with self._lock:
+            if self._first_due is None:
+                self._first_due = self.timeline.now()
+
+    def silence_due(self) -> float | None:
+        """When a server that has delivered nothing at all is taken to deliver nothing: one
+        --spt-max-wait after the first event due. None once any delivery has come, or when events
+        are pulled (a page of the list is a request, and its absence says less)."""
+        if self.mode != "push" or self._heard:
+            return None
+        assert self.endpoints is not None
+        if self.endpoints.receiver.deliveries():
+            self._heard = True
+            return None
+        with self._lock:
+            return None if self._first_due is None else self._first_due + self.max_wait
 
     def starved(self, role: str, event_type: str, *, fed: bool, heard: bool) -> None:
         """Learn from a full wait: `fed` if what it waited for came, `heard` if any event reached
@@ -127,6 +153,7 @@ class EventWatch:
             return self._whole
 
     def await_arrival(self, arrival: Arrival) -> None:
+        self.expected()
         with self._lock:
             self._arrivals.append(arrival)
 
@@ -259,13 +286,18 @@ class EventLog(Expecting):
         source = self._require_source()
         timeline = self.watch.timeline
         limit = self.watch.patience(role, event_type) if timeout is None else timeout
+        if timeout is None:
+            self.watch.expected()
         started = timeline.now()
         deadline = started + limit
+        silenced = False  # the wait ended at the run's silence deadline, not its own
         what = f"waiting up to {limit:g} s for {event_type} to {role}"
         with waiting(EVENTS, what):
             while True:
                 found = self._matching(source, role, object_id, event_type)
-                remaining = deadline - timeline.now()
+                silence = self.watch.silence_due() if timeout is None else None
+                silenced = silence is not None and silence < deadline
+                remaining = (silence if silenced and silence is not None else deadline) - timeline.now()
                 if len(found) >= count or remaining <= 0:
                     break
                 source.pause(remaining)
@@ -277,12 +309,19 @@ class EventLog(Expecting):
         if requirement is not None and len(found) >= count:
             LEDGER.hold(requirement)
         if len(found) < count and requirement is not None:
-            shortened = limit < self.watch.max_wait and timeout is None
+            shortened = limit < self.watch.max_wait and timeout is None and not silenced
+            waited = min(limit, max(0.0, timeline.now() - started))
             raise Violation(
                 requirement,
                 received=f"{len(found)} {event_type} event(s) about {object_id} reached the {role} "
-                f"within {limit:g} s ({source.describe(role)})"
-                + ("; an earlier wait for this event type ran its full time and none came" if shortened else ""),
+                f"within {waited:.3g} s ({source.describe(role)})"
+                + ("; an earlier wait for this event type ran its full time and none came" if shortened else "")
+                + (
+                    f"; no delivery at all has reached any endpoint in the {self.watch.max_wait:g} s since the "
+                    "run first expected an event"
+                    if silenced
+                    else ""
+                ),
                 expected=f"at least {count}",
                 tip=MISSING_EVENT_TIP,
             )

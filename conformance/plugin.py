@@ -154,7 +154,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    # After the selection, which depends on the order of collection: see conformance.scheduling.
+    from conformance.scheduling import run_order
+
+    items[:] = run_order(keep, lambda item: item.nodeid)
 
 
 def _smoke(items: list[pytest.Item], selected: frozenset[str]) -> list[pytest.Item]:

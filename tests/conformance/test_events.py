@@ -255,6 +255,38 @@ def test_event_watch_takes_one_look_once_a_full_wait_found_the_server_silent(pus
     assert time.monotonic() - started < 1.0
 
 
+def test_event_watch_finds_a_silent_server_one_patience_after_the_first_event_due(push_run: Push) -> None:
+    used = "shared_payment.issued_token.used"
+    push_run.log(test="test_early").expect_arrival("agent", used, "spt_0", "SPT-EVT-001")
+    time.sleep(1.2)  # the rest of the run goes on; nothing is ever delivered
+    log = push_run.log(test="test_late")
+    started = time.monotonic()
+    with pytest.raises(Violation) as raised:
+        log.wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
+    waited = time.monotonic() - started
+    # Its own patience (2 s) would end 3.2 s after the arrival was asked; the run's silence, at 2 s.
+    assert 0.5 < waited < 1.5
+    assert "no delivery at all has reached any endpoint in the 2 s since the run first expected" in (
+        raised.value.received
+    )
+    assert push_run.watch.patience("seller", "shared_payment.granted_token.deactivated") == 0.0
+
+
+def test_event_watch_waits_its_own_patience_once_the_server_delivered_anything(
+    fake: FakeTarget, push_run: Push
+) -> None:
+    used = "shared_payment.issued_token.used"
+    push_run.log(test="test_early").expect_arrival("agent", used, "spt_0", "SPT-EVT-001")
+    fake.push("seller", event("evt_9", "shared_payment.granted_token.used", "spt_9"))  # the server is not silent
+    time.sleep(1.2)
+    log = push_run.log(test="test_late")
+    started = time.monotonic()
+    with pytest.raises(Violation) as raised:
+        log.wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
+    assert time.monotonic() - started >= 2.0
+    assert "no delivery at all" not in raised.value.received
+
+
 def test_event_watch_keeps_its_patience_for_a_server_that_sends_the_wrong_events(
     fake: FakeTarget, push_run: Push
 ) -> None:

@@ -307,7 +307,9 @@ def test_the_collector_is_frozen_after_collection_and_restored_after_the_run(
     monkeypatch.chdir(tmp_path)
     code = pytest.main(["-q", "-p", "no:cacheprovider", str(test)], plugins=[Spy(), LeanCollector()])
     assert code == 0
-    assert isinstance(seen["frozen"], int) and seen["frozen"] > 0
+    frozen = seen["frozen"]
+    assert isinstance(frozen, int)
+    assert frozen > 0
     assert seen["threshold"] == (10_000, *before[1:])
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before

@@ -1,4 +1,5 @@
-"""Under -n, every test that moves the target's clock or needs its tokens to expire on time runs on one worker."""
+"""The run's order (tests that expect events first, tests that wait for them last), and under -n, every
+test that moves the target's clock or needs its tokens to expire on time on one worker."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance.scheduling import SHARED, SHARED_CLOCK_MODULES, SharedClockScheduling, shares_clock
+from conformance.scheduling import (
+    EXPECTING_MODULES,
+    SHARED,
+    SHARED_CLOCK_MODULES,
+    WAITING_MODULES,
+    SharedClockScheduling,
+    run_order,
+    shares_clock,
+)
 
 SUITE = Path(__file__).resolve().parents[2] / "conformance" / "suite"
 # What moves the shared clock, or issues a token that must expire on time (or be near now).
@@ -46,3 +55,37 @@ def test_scheduler_makes_the_clock_tests_one_unit_and_every_other_test_its_own()
     b = scheduler._split_scope("conformance/suite/test_lifecycle.py::test_b")
     assert a == b == SHARED
     assert scheduler._split_scope("conformance/suite/test_wire.py::test_c") == "conformance/suite/test_wire.py::test_c"
+
+
+def modules_matching(pattern: str) -> set[str]:
+    return {p.name for p in SUITE.glob("test_*.py") if re.search(pattern, p.read_text(encoding="utf-8"))}
+
+
+def test_every_suite_module_that_blocks_on_an_event_runs_last() -> None:
+    assert modules_matching(r"wait_for\(|run_lifecycle\(|list_until\(") == WAITING_MODULES
+
+
+def test_every_suite_module_that_only_expects_events_runs_first() -> None:
+    assert modules_matching(r"expect_arrival\(") == EXPECTING_MODULES
+    assert not EXPECTING_MODULES & WAITING_MODULES
+
+
+def test_run_order_moves_whole_modules_and_keeps_the_rest_as_collected() -> None:
+    collected = [
+        "suite/test_authentication.py::a",
+        "suite/test_events_content.py::b",
+        "suite/test_events_content.py::a",
+        "suite/test_concurrency.py::z",
+        "suite/test_wire.py::a",
+        "suite/test_isolation.py::a",
+        "suite/test_bad_input.py::a",
+    ]
+    assert run_order(collected, str) == [
+        "suite/test_concurrency.py::z",
+        "suite/test_isolation.py::a",
+        "suite/test_authentication.py::a",
+        "suite/test_wire.py::a",
+        "suite/test_bad_input.py::a",
+        "suite/test_events_content.py::b",
+        "suite/test_events_content.py::a",
+    ]
