@@ -75,7 +75,7 @@ class Scenario:
     ) -> dict[str, Any]:
         """A valid create request; keyword arguments override or add parameters."""
         if expires_at == "default":
-            expires_at = self.clock.now() + DEFAULT_LIFETIME
+            expires_at = self.clock.about_now() + DEFAULT_LIFETIME
         limits: dict[str, Any] = {"currency": currency, "max_amount": max_amount}
         if expires_at is not None:
             limits["expires_at"] = expires_at
@@ -105,7 +105,11 @@ class Scenario:
         return self.issue(payment_method=self.target.agent.declined_payment_method, **options)
 
     def test_helper_grant(self, *, max_amount: int = 1000, currency: str = "usd", **extra: Any) -> Exchange:
-        limits = {"currency": currency, "max_amount": max_amount, "expires_at": self.clock.now() + DEFAULT_LIFETIME}
+        limits = {
+            "currency": currency,
+            "max_amount": max_amount,
+            "expires_at": self.clock.about_now() + DEFAULT_LIFETIME,
+        }
         params: dict[str, Any] = {"payment_method": "pm_card_visa", "usage_limits": limits}
         params.update(extra)
         return self.seller.post(GRANTED_HELPER, params)

@@ -289,3 +289,42 @@ def test_issue_expiring_refused_after_clock_jumped_is_skipped() -> None:
 def test_skip_if_passed_before_the_moment_returns() -> None:
     server = FakeServer({("GET", "/v1/test_helpers/shared_payment/clock"): ticking_clock(NOW)})
     scenario(server).skip_if_passed(NOW + 1, "in this test")
+
+
+# ---------------------------------------------------------------------------- the default expiry's clock reading
+def clock_reads(server: FakeServer) -> int:
+    return sum(1 for r in server.requests if r.method == "GET" and r.url.path.endswith("/shared_payment/clock"))
+
+
+def test_default_expiry_reads_the_clock_once_per_test() -> None:
+    server = FakeServer(
+        {
+            ("GET", "/v1/test_helpers/shared_payment/clock"): ticking_clock(NOW, NOW + 5),
+            ("POST", "/v1/shared_payment/issued_tokens"): answer(200, issued_view(0)),
+        }
+    )
+    spt = scenario(server)
+    for _ in range(3):
+        spt.issue()
+    expiries = [form(r)["usage_limits[expires_at]"] for r in server.requests if r.method == "POST"]
+    assert clock_reads(server) == 1
+    assert expiries == [str(NOW + 30 * 24 * 3600)] * 3
+
+
+def test_default_expiry_follows_the_clock_after_an_advance() -> None:
+    server = FakeServer(
+        {
+            ("GET", "/v1/test_helpers/shared_payment/clock"): ticking_clock(NOW),
+            ("POST", "/v1/test_helpers/shared_payment/clock/advance"): answer(
+                200, {"object": "test_helpers.shared_payment.clock", "now": NOW + 7200}
+            ),
+            ("POST", "/v1/shared_payment/issued_tokens"): answer(200, issued_view(0)),
+        }
+    )
+    spt = scenario(server)
+    spt.issue()
+    spt.clock.advance(7200)
+    spt.issue()
+    expiries = [form(r)["usage_limits[expires_at]"] for r in server.requests if r.url.path.endswith("issued_tokens")]
+    assert clock_reads(server) == 1
+    assert expiries == [str(NOW + 30 * 24 * 3600), str(NOW + 7200 + 30 * 24 * 3600)]
