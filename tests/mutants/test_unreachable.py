@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from conformance.cli import main
-from reference_impl import serve, service
+from reference_impl import embedded, serve, service
 from reference_impl.faults import KNOWN_FAULTS, check_faults
 from reference_impl.variants import KNOWN_VARIANTS, check_variants
 
@@ -75,7 +75,7 @@ def test_serve_builds_a_server_without_faults_whatever_the_environment(
     built: list[frozenset[str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Everything up to serving, and no serving: no uvicorn server (nor its logging set-up) at all.
-    monkeypatch.setattr(serve, "uvicorn_config", lambda app, **options: None)
+    monkeypatch.setattr(embedded, "uvicorn_config", lambda app, **options: None)  # serve imports it when run
     monkeypatch.setattr(uvicorn, "Server", _NoServer)
     assert serve.run(_serve_args()) == 0
     assert built == [frozenset(), frozenset()]  # no fault, no variant
