@@ -212,9 +212,12 @@ class EventWatch:
     def final_quiet(self) -> float:
         """The quiet period that ends the run. Late duplicates show on the timescale of the
         target's deliveries: three times the slowest awaited one, within [floor, quiet]; the full
-        quiet period when no delivery was timed (pulled events show no arrival time)."""
+        quiet period when no delivery was timed (pulled events show no arrival time); the floor
+        when the server was found silent."""
         with self._lock:
-            slowest = self._slowest
+            slowest, silent = self._slowest, self._silent
+        if silent:
+            return self._floor  # nothing came in a whole --spt-max-wait: a late burst, not a late duplicate
         if self.mode != "push" or slowest is None:
             return self.quiet
         return min(self.quiet, max(self._floor, 3 * slowest))

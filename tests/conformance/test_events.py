@@ -519,6 +519,21 @@ def test_event_watch_final_quiet_follows_how_fast_the_target_delivers(fake: Fake
     state.close()
 
 
+def test_event_watch_final_quiet_is_the_floor_once_the_server_is_found_silent(fake: FakeTarget) -> None:
+    state = run_state(fake, webhook_endpoints=True, embedded=False, max_wait=0.5)
+    with Receiver(inspect=lambda d: scan_delivery(d, state.context)) as receiver:
+        endpoints = WebhookEndpoints(state, receiver)
+        watch = EventWatch(state, mode="push", timeline=RealTime(), endpoints=endpoints)
+        assert watch.final_quiet() == 3.0
+        with pytest.raises(Violation):
+            watch.log(state.journal(), "test_x").wait_for(
+                "agent", "shared_payment.issued_token.used", "spt_1", requirement="SPT-EVT-001"
+            )
+        assert watch.final_quiet() == 1.0  # nothing came in a whole wait: no late duplicate to wait for
+        endpoints.close()
+    state.close()
+
+
 def test_event_watch_count_resting_on_a_missing_arrival_is_reported_once(fake: FakeTarget, push_run: Push) -> None:
     """A server that never sends the event fails the arrival's requirement; the test's "exactly
     one" about the same event has nothing to judge and adds no second failure."""
