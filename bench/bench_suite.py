@@ -139,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per row (median reported)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
-    parser.add_argument("--profiles", default="full,quick", help="full, quick or both")
+    parser.add_argument("--profiles", default="full,quick", help="comma-separated, of full, quick (default both)")
     parser.add_argument(
         "--flakes", type=int, default=0, metavar="N", help="instead: N full runs per row, count failures"
     )
@@ -148,6 +148,9 @@ def main() -> int:
         return flakes([r for r in args.rows.split(",") if r in ("in-process", "external")], args.flakes)
     rows = [r for r in args.rows.split(",") if r]
     profiles = [p for p in args.profiles.split(",") if p]
+    unknown = [name for name in (*rows, *profiles) if name not in (*ROWS, "full", "quick")]
+    if unknown:
+        parser.error(f"unknown row or profile: {', '.join(unknown)}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     import conformance
 
