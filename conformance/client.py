@@ -93,8 +93,8 @@ class Exchange:
             return error
         return None
 
-    @property
-    def path(self) -> str:
+    @cached_property
+    def path(self) -> str:  # read by most checks of every exchange: parsed once
         return httpx.URL(self.url).raw_path.decode("ascii", "replace")
 
     def header(self, name: str) -> str | None:
