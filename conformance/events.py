@@ -299,8 +299,9 @@ class EventLog(Expecting):
             while True:
                 found = self._matching(source, role, object_id, event_type)
                 silence = self.watch.silence_due() if timeout is None else None
-                silenced = silence is not None and silence < deadline
-                remaining = (silence if silenced and silence is not None else deadline) - timeline.now()
+                due = deadline if silence is None else min(silence, deadline)
+                silenced = due < deadline
+                remaining = due - timeline.now()
                 if len(found) >= count or remaining <= 0:
                     break
                 source.pause(remaining)
