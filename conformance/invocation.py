@@ -82,7 +82,8 @@ class LeanCollector:
     With the interpreter's defaults every full collection walks that heap again: about a second
     of a run (measured with `gc.callbacks`: 700 young, 64 middle and 7 full collections). Frozen
     once the tests are collected, and with the young generation collected every 10,000
-    allocations instead of 700, it is half that. Both are undone when the run ends, since
+    allocations instead of 700, it is half that (and pytest's own full collection at the end
+    still finds it frozen). Both are undone when the run ends, since
     `run` and `replay` may be called again in the same process.
     """
 
@@ -96,6 +97,7 @@ class LeanCollector:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         gc.freeze()
 
+    @pytest.hookimpl(trylast=True)  # after pytest's own full collection at the end, still frozen
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         gc.unfreeze()
         if self._threshold is not None:
