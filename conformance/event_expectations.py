@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conformance.event_sources import EventSource
+from conformance.event_sources import EventSource, ObservedEvent
 from conformance.expectations import Arrival, Expectation, Judgement, NotJudged
 from conformance.violation import Violation
 
@@ -37,6 +37,10 @@ class Expecting:
     def _require_source(self) -> EventSource:
         raise NotImplementedError
 
+    def _seen(self, role: str, object_id: str, types: Sequence[str] = ()) -> list[ObservedEvent]:
+        """What reached `role` about `object_id` in the whole run (of `types`, if given)."""
+        return [e for e in self.watch.about(role, object_id) if not types or e.type in types]
+
     def expect_arrival(self, role: str, event_type: str, object_id: str, requirement: str, *, count: int = 1) -> None:
         """`count` events of `event_type` about `object_id` must reach `role`. The test goes on at
         once; the run waits for them at its end, up to the patience this wait has now, and judges
@@ -48,7 +52,7 @@ class Expecting:
         self.watch.await_arrival(arrival)
 
         def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
+            got = self._seen(role, object_id, (event_type,))
             if len(got) >= count:
                 return None
             return Violation(
@@ -82,7 +86,7 @@ class Expecting:
         awaited = self._awaited.get((role, object_id, event_type))
 
         def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if e.type == event_type]
+            got = self._seen(role, object_id, (event_type,))
             if len(got) == count:
                 return None
             if awaited is not None and len(got) < awaited.count:
@@ -110,7 +114,7 @@ class Expecting:
         """At the end of the run, no event (of `types`, if given) about `object_id` reached `role`."""
 
         def judge() -> Violation | None:
-            got = [e for e in self.watch.about(role, object_id) if not types or e.type in types]
+            got = self._seen(role, object_id, types)
             if not got:
                 return None
             return Violation(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from _pytest.outcomes import Skipped  # pytest.skip.Exception, named for type checkers
 
@@ -42,10 +42,30 @@ __all__ = [
     "expect_error",
     "expect_ok",
     "expect_refused",
+    "find_exception",
     "inconclusive",
 ]
 
 STRIPE_ERROR_TYPES = ("api_error", "card_error", "idempotency_error", "invalid_request_error")
+
+_Found = TypeVar("_Found", bound=BaseException)
+
+
+def find_exception(error: BaseException | None, kind: type[_Found]) -> _Found | None:
+    """The first exception of `kind` in `error`, its exception groups and their causes, however
+    deep (Hypothesis wraps what a test raised, pytest groups it)."""
+    queue, seen = [error], set()
+    while queue:
+        current = queue.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            queue.extend(current.exceptions)
+        queue.extend((current.__cause__, current.__context__))
+    return None
 
 
 class Violation(AssertionError):

@@ -32,6 +32,7 @@ from conformance.clock import Clock
 from conformance.cassettes.replay_receiver import ReplayReceiver
 from conformance.deliveries import DeliveryLog
 from conformance.session import RunState
+from conformance.violation import find_exception
 
 __all__ = ["ReplayClock", "Replayer"]
 
@@ -182,22 +183,6 @@ class Replayer:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
         yield
         if call.excinfo is not None:
-            miss = _miss(call.excinfo.value)
+            miss = find_exception(call.excinfo.value, ReplayMiss)  # Hypothesis wraps, pytest groups
             if miss is not None and str(miss) not in self.misses:
                 self.misses.append(str(miss))
-
-
-def _miss(exc: BaseException | None) -> ReplayMiss | None:
-    """The ReplayMiss behind a failure, however deep (Hypothesis wraps, pytest groups)."""
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, ReplayMiss):
-            return exc
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                found = _miss(inner)
-                if found is not None:
-                    return found
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None

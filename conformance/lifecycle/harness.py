@@ -25,7 +25,7 @@ from conformance.lifecycle.spec import Lifecycle
 from conformance.lifecycle.world import World
 from conformance.scenario import Scenario
 from conformance.spec import Operation
-from conformance.violation import Violation
+from conformance.violation import Violation, find_exception
 
 __all__ = ["FULL", "QUICK", "RunSummary", "run_lifecycle"]
 
@@ -63,22 +63,6 @@ def _shrink_budget(seconds: int) -> Iterator[None]:
         yield
     finally:
         engine.MAX_SHRINKING_SECONDS = old
-
-
-def _first_violation(error: BaseException) -> Violation | None:
-    """The first Violation in `error`, its exception groups and their causes."""
-    queue, seen = [error], set()
-    while queue:
-        current = queue.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, Violation):
-            return current
-        if isinstance(current, BaseExceptionGroup):
-            queue.extend(current.exceptions)
-        queue.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-    return None
 
 
 def run_lifecycle(
@@ -129,7 +113,7 @@ def run_lifecycle(
             # Shrinking replays the failing sequence, and the server's shared state (its clock,
             # moved by other tests or workers meanwhile) can make a replay go differently: report
             # what the sequence found, unshrunk, rather than Hypothesis's complaint.
-            found = _first_violation(flaky)
+            found = find_exception(flaky, Violation)
             if found is None:
                 raise
             raise found from None
