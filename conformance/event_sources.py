@@ -13,6 +13,7 @@ existed when the test began, so a busy account is not read from the start each t
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ class ObservedEvent:
         obj = data.get("object") if isinstance(data, Mapping) else None
         return obj if isinstance(obj, Mapping) else {}
 
-    @property
-    def object_id(self) -> str | None:
+    @functools.cached_property
+    def object_id(self) -> str | None:  # asked of every event for every expectation at the end of a run
         identifier = self.data_object.get("id")
         return identifier if isinstance(identifier, str) else None
 

@@ -25,6 +25,7 @@ is live or replayed.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pytest
@@ -80,6 +81,7 @@ class EventWatch:
         self._first_due: float | None = None  # when the run first expected an event (push)
         self._heard = False  # some delivery reached the receiver (push)
         self._whole: EventSource | None = None  # every event of the run, for the final judgement
+        self._by_object: dict[str, tuple[int, dict[str | None, list[ObservedEvent]]]] = {}  # role -> (events, index)
         self._lock = threading.Lock()
 
     def source(self) -> EventSource | None:
@@ -139,8 +141,17 @@ class EventWatch:
     # ------------------------------------------------------------------ the end of the run
     def about(self, role: str, object_id: str) -> list[ObservedEvent]:
         """Every event about `object_id` that reached `role` during the run, first seen first."""
-        found = [e for e in self._everything().collect(role) if e.object_id == object_id]
-        return sorted(found, key=lambda e: e.observed_at)
+        events = self._everything().collect(role)
+        with self._lock:
+            # Indexed once per new event, not scanned once per question: the final judgement asks
+            # about every object of the run.
+            count, index = self._by_object.get(role, (0, {}))
+            if count != len(events):
+                index = {}
+                for event in events:
+                    index.setdefault(event.object_id, []).append(event)
+                self._by_object[role] = (len(events), index)
+        return sorted(index.get(object_id, ()), key=lambda e: e.observed_at)
 
     def _everything(self) -> EventSource:
         """The reader of every event of the run (made at the end, reading from the start)."""
@@ -176,13 +187,13 @@ class EventWatch:
         while pending:
             now = self.timeline.now()
             # One read per role and round (pulled, it is a page of GET /v1/events), not per arrival.
-            seen = {a.role: self._everything().collect(a.role) for a in self.run.target.accounts}
+            seen = {
+                a.role: Counter((e.type, e.object_id) for e in self._everything().collect(a.role))
+                for a in self.run.target.accounts
+            }
             missing = []
             for arrival in pending:
-                came = sum(
-                    e.type == arrival.event_type and e.object_id == arrival.object_id for e in seen[arrival.role]
-                )
-                if came >= arrival.count:
+                if seen[arrival.role][(arrival.event_type, arrival.object_id)] >= arrival.count:
                     self.starved(arrival.role, arrival.event_type, fed=True, heard=True)
                 elif now >= self._due(arrival, now):
                     self.starved(arrival.role, arrival.event_type, fed=False, heard=any(seen.values()))
