@@ -17,9 +17,21 @@ from conformance.session import RunState
 from conformance.spec import default_spec
 from conformance.violation import ViolationGroup
 
+# The operation the --quick profile keeps: the issuing of a token has a form body rich enough that
+# two examples always include a schema-breaking one, so SPT-WIRE-010 is reached whatever the
+# seed (it held with 2 examples on seeds 1-12; the first operation in document order, a GET with
+# only an id, reached it on 7 of 12).
+SMOKE_OPERATION = "PostSharedPaymentIssuedTokens"
+
 
 @pytest.mark.requirement(*CHECKS.values())
-@pytest.mark.parametrize("operation_id", all_operation_ids(default_spec()))
+@pytest.mark.parametrize(
+    "operation_id",
+    [
+        pytest.param(op, marks=pytest.mark.smoke) if op == SMOKE_OPERATION else op
+        for op in all_operation_ids(default_spec())
+    ],
+)
 def test_contract_operation_conforms_to_openapi(
     operation_id: str, spt_run: RunState, spt: Scenario, agent: StripeClient, seller: StripeClient
 ) -> None:

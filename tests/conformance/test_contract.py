@@ -23,6 +23,7 @@ from conformance.contract.operations import (
 )
 from conformance.scenario import Scenario
 from conformance.spec import load_spec
+from conformance.suite.test_contract import SMOKE_OPERATION
 from conformance.target import target_from_mapping
 from conformance.violation import Violation
 
@@ -58,7 +59,13 @@ def refuse(message: str = "bad", status: int = 400) -> httpx.Response:
 
 
 def contract(
-    handler: Handler, operation_id: str, *, examples: int = 3, quick: bool = True, checked: bool = False
+    handler: Handler,
+    operation_id: str,
+    *,
+    examples: int | None = 3,
+    quick: bool = True,
+    checked: bool = False,
+    seed: int = 3,
 ) -> tuple[set[str], Journal]:
     target = target_from_mapping(
         {
@@ -75,7 +82,7 @@ def contract(
     agent, seller = StripeClient(http, target.agent, journal), StripeClient(http, target.seller, journal)
     spt = Scenario(target, agent, seller, None, Clock(agent, extension=True, max_wait=1))
     result = run_operation(
-        SPEC, operation_id, spt, {"agent": agent, "seller": seller}, seed=3, max_examples=examples, quick=quick
+        SPEC, operation_id, spt, {"agent": agent, "seller": seller}, seed=seed, max_examples=examples, quick=quick
     )
     assert result.cases > 0
     return {v.requirement for v in result.found()}, journal
@@ -125,6 +132,15 @@ def test_contract_plain_text_answer_fails_wire_003() -> None:
 def test_contract_accepting_bad_input_fails_wire_010() -> None:
     found, _ = contract(lambda request: respond(200, CLOCK), "PostTestHelpersSharedPaymentClockAdvance", quick=False)
     assert found == {"SPT-WIRE-010"}
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_quick_profile_contract_operation_reaches_wire_010_on_any_seed(seed: int) -> None:
+    """The --quick profile keeps one contract test, with two examples: its operation must always
+    draw a schema-breaking request, or SPT-WIRE-010 is left UNVERIFIED on some seeds."""
+    assert SMOKE_OPERATION in all_operation_ids(SPEC)
+    found, _ = contract(lambda request: respond(200, TOKEN), SMOKE_OPERATION, examples=None, seed=seed)
+    assert "SPT-WIRE-010" in found
 
 
 def test_contract_clock_is_never_moved_more_than_a_second() -> None:
