@@ -23,8 +23,8 @@ __all__ = ["RunState"]
 
 
 # Idle connections the pool keeps. The concurrency tests open twenty at once; kept, every later
-# request polls each of them for expiry before it is sent (0.7 ms a request on this 2-core
-# machine, the run's most frequent cost after the exchange itself). A sequential run needs one.
+# request polls each of them for expiry before it is sent (0.7 ms a request, measured against the
+# bundled server on 2 cores). A sequential run needs one.
 KEEPALIVE = 4
 
 
