@@ -11,11 +11,14 @@ its end, each up to its patience from when asked, so a slow server's delay is pa
 A missing event is waited for once per run: after a wait for an event type to a role has run
 its full `--spt-max-wait` in vain, later waits for it last only a quiet period, until one
 arrives again; and if no awaited event has arrived at all in the run, later waits take one look.
-A server that delivers nothing at all is found out one `--spt-max-wait` after the first event
-the run expected, not after the first wait's own: a wait ends there when no delivery at all has
+A server that delivers nothing at all is found out one silence window after the first event the
+run expected, not after the first wait's own: a wait ends there when no delivery at all has
 reached the receiver since (`silence_due`; pushed events only, where the receiver hears every
-delivery). The tests that only expect events run first (`conformance.scheduling`), so that
-deadline falls while the rest of the run goes on.
+delivery). The window is a third of `--spt-max-wait`, at least `FIRST_DELIVERY_WAIT` and at most
+`--spt-max-wait`: a target's first delivery of all comes within seconds or not at all, and a run
+against a silent server would otherwise cost a whole `--spt-max-wait` more than a correct one.
+The tests that only expect events run first (`conformance.scheduling`), so that deadline falls
+while the rest of the run goes on.
 
 The watch hands each test's log a source (`conformance.event_sources`: pushed or pulled) and a
 timeline (`conformance.waiting`): a replay hands a virtual one, so nothing here knows whether it
@@ -39,7 +42,19 @@ from conformance.session import RunState
 from conformance.violation import LEDGER, Violation
 from conformance.waiting import EVENTS, Timeline, waiting
 
-__all__ = ["EventLog", "EventWatch"]
+__all__ = ["FIRST_DELIVERY_WAIT", "EventLog", "EventWatch", "silence_window"]
+
+# Seconds a target may take to make its first delivery of the run (unless --max-wait is shorter).
+# Stripe documents no delivery latency; a realistic webhook comes within a second or two, and a
+# tunnel to Stripe test mode within a few more.
+FIRST_DELIVERY_WAIT = 10.0
+
+
+def silence_window(max_wait: float) -> float:
+    """How long after the first event due a run that has received no delivery at all takes the
+    target to deliver none: a third of --max-wait, at least FIRST_DELIVERY_WAIT, at most --max-wait."""
+    return min(max_wait, max(FIRST_DELIVERY_WAIT, max_wait / 3))
+
 
 Report = Callable[[Expectation, "Violation | None"], None]
 
@@ -64,6 +79,7 @@ class EventWatch:
         self.timeline = timeline
         self.endpoints = endpoints
         self.max_wait = run.options.wait_limit
+        self.silence = silence_window(self.max_wait)
         embedded = run.target.embedded
         self.quiet = (0.2 if mode == "push" else 0.5) if embedded else (3.0 if mode == "push" else 5.0)
         if run.options.quick:
@@ -115,9 +131,9 @@ class EventWatch:
                 self._first_due = self.timeline.now()
 
     def silence_due(self) -> float | None:
-        """When a server that has delivered nothing at all is taken to deliver nothing: one
-        --spt-max-wait after the first event due. None once any delivery has come, or when events
-        are pulled (a page of the list is a request, and its absence says less)."""
+        """When a server that has delivered nothing at all is taken to deliver nothing: one silence
+        window after the first event due. None once any delivery has come, or when events are
+        pulled (a page of the list is a request, and its absence says less)."""
         if self.mode != "push" or self._heard:
             return None
         assert self.endpoints is not None
@@ -125,7 +141,7 @@ class EventWatch:
             self._heard = True
             return None
         with self._lock:
-            return None if self._first_due is None else self._first_due + self.max_wait
+            return None if self._first_due is None else self._first_due + self.silence
 
     def starved(self, role: str, event_type: str, *, fed: bool, heard: bool) -> None:
         """Learn from a full wait: `fed` if what it waited for came, `heard` if any event reached
@@ -209,12 +225,15 @@ class EventWatch:
                 self._everything().pause(min(left, 0.5))
 
     def _due(self, arrival: Arrival, now: float) -> float:
-        """Its own due time, or sooner once its kind (or every event) is known not to come."""
+        """Its own due time, or sooner once its kind (or every event) is known not to come, or
+        once the server has delivered nothing at all for a silence window."""
+        silence = self.silence_due()
+        due = arrival.due if silence is None else min(arrival.due, silence)
         with self._lock:
             if self._silent:
                 return now
             since = self._starved.get((arrival.role, arrival.event_type))
-        return arrival.due if since is None else min(arrival.due, since + max(self.quiet, 1.0))
+        return due if since is None else min(due, since + max(self.quiet, 1.0))
 
     def took(self, seconds: float) -> None:  # how long an awaited event took, from the wait's start
         with self._lock:
@@ -332,8 +351,9 @@ class EventLog(Expecting):
                 f"within {waited:.3g} s ({source.describe(role)})"
                 + ("; an earlier wait for this event type ran its full time and none came" if shortened else "")
                 + (
-                    f"; no delivery at all has reached any endpoint in the {self.watch.max_wait:g} s since the "
-                    "run first expected an event"
+                    f"; no delivery at all has reached any endpoint in the {self.watch.silence:g} s since the "
+                    "run first expected an event (for a target whose first delivery takes longer, raise "
+                    f"--max-wait: the run waits a third of it, at least {FIRST_DELIVERY_WAIT:g} s)"
                     if silenced
                     else ""
                 ),

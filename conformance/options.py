@@ -157,7 +157,7 @@ class RunOptions:
     )
     strict: bool = _option(False, help="fail decision requirements too, instead of INFO", group=_JUDGEMENT)
     max_wait: float | None = _option(
-        help="longest wait, in seconds, for time or events",
+        help="longest wait, in seconds, for time or events (for the first webhook delivery of all: a third of it, at least 10 s)",
         metavar="S",
         parse=positive(float),
         default=DEFAULT_MAX_WAIT,

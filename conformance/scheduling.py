@@ -2,7 +2,7 @@
 
 Order. The tests that only say which events they expect (`expect_arrival`, awaited together at
 the end of the run) go first, and the tests that block on an event go last. A server that
-delivers no event at all then costs one `--max-wait` counted from the first event due, which
+delivers no event at all then costs one silence window counted from the first event due, which
 the rest of the run overlaps (`EventWatch.silence_due`), instead of one counted from the middle
 of the run. The modules in between keep their order.
 

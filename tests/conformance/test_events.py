@@ -14,10 +14,11 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+import conformance.events
 from conformance.client import Journal
 from conformance.endpoints import WebhookEndpoints
 from conformance.event_sources import choose_mode
-from conformance.events import EventLog, EventWatch
+from conformance.events import EventLog, EventWatch, silence_window
 from conformance.options import RunOptions
 from conformance.receiver import Receiver, scan_delivery, sign
 from conformance.session import RunState
@@ -270,6 +271,49 @@ def test_event_watch_finds_a_silent_server_one_patience_after_the_first_event_du
         raised.value.received
     )
     assert push_run.watch.patience("seller", "shared_payment.granted_token.deactivated") == 0.0
+
+
+@pytest.mark.parametrize(("max_wait", "window"), [(30.0, 10.0), (5.0, 5.0), (60.0, 20.0), (2.0, 2.0)])
+def test_silence_window_is_a_third_of_max_wait_at_least_the_first_delivery_wait(max_wait: float, window: float) -> None:
+    assert silence_window(max_wait) == window
+
+
+@pytest.fixture
+def short_silence(fake: FakeTarget, monkeypatch: pytest.MonkeyPatch) -> Iterator[Push]:
+    """A push run with a 3 s --max-wait whose silence window is 1 s (a floor of 0.5 s, to keep the test short)."""
+    monkeypatch.setattr(conformance.events, "FIRST_DELIVERY_WAIT", 0.5)
+    state = run_state(fake, webhook_endpoints=True, max_wait=3.0)
+    with Receiver(inspect=lambda d: scan_delivery(d, state.context)) as receiver:
+        endpoints = WebhookEndpoints(state, receiver)
+        yield Push(state, receiver, endpoints, EventWatch(state, mode="push", timeline=RealTime(), endpoints=endpoints))
+        endpoints.close()
+    state.close()
+
+
+def test_event_watch_ends_a_wait_one_silence_window_after_the_first_event_due(short_silence: Push) -> None:
+    assert short_silence.watch.silence == 1.0
+    used = "shared_payment.issued_token.used"
+    short_silence.log(test="test_early").expect_arrival("agent", used, "spt_0", "SPT-EVT-001")
+    started = time.monotonic()
+    with pytest.raises(Violation) as raised:
+        short_silence.log(test="test_late").wait_for("agent", used, "spt_1", requirement="SPT-EVT-001")
+    assert 0.8 < time.monotonic() - started < 2.0  # the window (1 s), not the test's patience (3 s)
+    assert "no delivery at all has reached any endpoint in the 1 s since the run first expected" in (
+        raised.value.received
+    )
+
+
+def test_event_watch_awaits_arrivals_from_a_silent_server_one_silence_window(short_silence: Push) -> None:
+    """A run whose tests only state arrivals (no wait ever runs out) still stops awaiting a
+    server that delivers nothing at the end of the silence window, not at each arrival's patience."""
+    for n in range(3):
+        short_silence.log(test=f"test_{n}").expect_arrival(
+            "agent", "shared_payment.issued_token.used", f"spt_{n}", "SPT-EVT-001"
+        )
+    started = time.monotonic()
+    judged = verdicts(short_silence.watch)
+    assert [r for _, r, received in judged if received is not None] == ["SPT-EVT-001"] * 3
+    assert time.monotonic() - started < 2.5  # the window (1 s) and the floor's quiet, not a 3 s patience
 
 
 def test_event_watch_waits_its_own_patience_once_the_server_delivered_anything(
